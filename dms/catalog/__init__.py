@@ -1,0 +1,5 @@
+"""Catalog backend: SQLAlchemy on SQLite (embedded) or PostgreSQL (scale-out)."""
+
+from dms.catalog.catalog import Catalog
+
+__all__ = ["Catalog"]

@@ -1,0 +1,80 @@
+"""Mapping between ORM rows and domain records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dms.catalog.models import CustomerRow, DocumentRow, VersionRow
+from dms.domain import Customer, Document, Version
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite drops the timezone; every stored time is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def customer_from_row(row: CustomerRow) -> Customer:
+    return Customer(
+        id=row.id,
+        number=row.number,
+        name=row.name,
+        kind=row.kind,
+        status=row.status,
+        tags=list(row.tags or []),
+        folders=list(row.folders or []),
+        created_at=aware(row.created_at),
+    )
+
+
+def version_from_row(row: VersionRow) -> Version:
+    return Version(
+        number=row.number,
+        sha256=row.sha256,
+        size=row.size,
+        mime_type=row.mime_type,
+        filename=row.filename,
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        created_by=row.created_by,
+        comment=row.comment,
+        storage_key=row.storage_key,
+        text_key=row.text_key,
+        derivative_key=row.derivative_key,
+    )
+
+
+def version_to_row(version: Version) -> VersionRow:
+    return VersionRow(
+        number=version.number,
+        sha256=version.sha256,
+        size=version.size,
+        mime_type=version.mime_type,
+        filename=version.filename,
+        created_at=version.created_at,
+        created_by=version.created_by,
+        comment=version.comment,
+        storage_key=version.storage_key,
+        text_key=version.text_key,
+        derivative_key=version.derivative_key,
+    )
+
+
+def document_from_row(row: DocumentRow) -> Document:
+    return Document(
+        id=row.id,
+        customer_number=row.customer.number if row.customer else None,
+        folder=row.folder,
+        document_class=row.document_class,
+        title=row.title,
+        source=row.source,
+        status=row.status,
+        status_reason=row.status_reason,
+        tags=list(row.tags or []),
+        fields=dict(row.fields or {}),
+        classification=dict(row.classification or {}),
+        document_date=row.document_date,
+        created_at=aware(row.created_at),
+        updated_at=aware(row.updated_at),
+        versions=[version_from_row(v) for v in row.versions],
+    )

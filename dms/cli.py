@@ -1,0 +1,152 @@
+"""Command line: `dms serve`, `dms customers …`, `dms ingest`, `dms search`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from dms.config import Settings
+from dms.errors import DmsError
+
+
+def _services(with_queue: bool = False):
+    from dms.services import build_services
+
+    return build_services(Settings.from_env(), with_queue=with_queue)
+
+
+def _fail(exc: DmsError) -> None:
+    click.secho(f"Fehler [{exc.code}]: {exc.message}", fg="red", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Kundenakte: the digital customer file."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int, help="HTTP worker threads.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the web service (data folder from DMS_DATA_DIR)."""
+    from waitress import serve as waitress_serve
+
+    from dms.web import create_app
+
+    settings = Settings.from_env()
+    app = create_app(settings)
+    click.echo(f"Kundenakte läuft auf http://{host}:{port}/ (Daten: {settings.data_dir.resolve()})")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="kundenakte")
+
+
+@main.group()
+def customers() -> None:
+    """Manage customers."""
+
+
+@customers.command("add")
+@click.argument("name")
+@click.option("--number", help="Customer number (default: the next free one).")
+@click.option("--kind", type=click.Choice(["natural", "legal"]), default="legal", show_default=True)
+@click.option("--status", type=click.Choice(["Interessent", "Kunde", "ehemaliger Kunde"]), default="Kunde")
+@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+def customers_add(name: str, number: str | None, kind: str, status: str, tags: tuple[str, ...]) -> None:
+    """Create a customer and its file."""
+    from dms import sidecars
+
+    svc = _services()
+    try:
+        customer = svc.catalog.create_customer(
+            name, number=number, kind=kind, status=status, tags=list(tags),
+            folders=svc.settings.folder_template, first_number=svc.settings.first_customer_number,
+        )
+    except DmsError as exc:
+        _fail(exc)
+    sidecars.write_customer(svc.store, customer)
+    svc.catalog.audit("cli", "customer.create", "customer", customer.number)
+    click.echo(f"{customer.number}\t{customer.name}")
+
+
+@customers.command("list")
+@click.option("-q", "query", help="Filter by name or number.")
+def customers_list(query: str | None) -> None:
+    """List customers."""
+    for customer in _services().catalog.list_customers(query, limit=10_000):
+        click.echo(f"{customer.number}\t{customer.name}\t{customer.status}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--customer", "customer_number", help="Customer number to file into.")
+@click.option("--class", "document_class", help="Document class.")
+@click.option("--folder", help="Folder of the customer file.")
+def ingest(paths: tuple[Path, ...], customer_number: str | None, document_class: str | None, folder: str | None):
+    """Ingest files and folders (recursively), with a progress bar."""
+    from dms.documents import Upload, receive_document
+    from dms.domain import Source
+    from dms.errors import DuplicateDocument
+    from ingest.pipeline import process_version
+
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()})
+    svc = _services(with_queue=False)
+    outcome: Counter[str] = Counter()
+    problems: list[str] = []
+    with click.progressbar(files, label="Ablegen", show_pos=True, item_show_func=lambda f: f.name if f else "") as bar:
+        for path in bar:
+            upload = Upload(
+                path.read_bytes(), path.name, customer_number=customer_number,
+                document_class=document_class, folder=folder, source=Source.UPLOAD, actor="cli",
+            )
+            try:
+                document = receive_document(svc, upload)
+            except DuplicateDocument:
+                outcome["duplicate"] += 1
+                continue
+            except DmsError as exc:
+                outcome["rejected"] += 1
+                problems.append(f"{path}: {exc.message}")
+                continue
+            ctx = process_version(svc, document.id, 1)
+            outcome[str(ctx.status)] += 1
+            if ctx.status == "failed":
+                problems.append(f"{path}: {ctx.status_reason}")
+    click.echo(", ".join(f"{k}: {v}" for k, v in sorted(outcome.items())) or "nichts abgelegt")
+    for line in problems:
+        click.secho(line, fg="yellow", err=True)
+    if outcome["failed"] or outcome["rejected"]:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--customer", help="Only this customer's file.")
+@click.option("--class", "document_class", help="Only this document class.")
+@click.option("--limit", default=20, show_default=True)
+def search(query: str, customer: str | None, document_class: str | None, limit: int) -> None:
+    """Full-text search."""
+    import re
+
+    from dms.search import SearchQuery
+
+    result = _services().index.search(
+        SearchQuery(text=query, customer=customer, document_class=document_class, limit=limit)
+    )
+    click.echo(f"{result.total} Treffer")
+    for hit in result.hits:
+        click.echo(f"{hit.id}  {hit.customer_number or '-'}  {hit.document_class or '-'}  {hit.title}")
+        for snippet in hit.highlights[:1]:
+            click.echo("    " + re.sub(r"</?mark>", "*", snippet))
+
+
+if __name__ == "__main__":
+    main()

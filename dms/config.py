@@ -1,0 +1,160 @@
+"""Settings: environment variables for deployment, a TOML file for the business rules.
+
+Unset backend variables mean the embedded default (local files, SQLite, embedded
+full-text index, in-process worker threads).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dms.errors import ValidationError
+
+ENV_VARS: dict[str, str] = {
+    "DMS_DATA_DIR": "Folder for all embedded data (objects, catalog, index). Default: ./data",
+    "DMS_CONFIG": "Path of a TOML file overriding dms/defaults.toml (Aktenplan, classes, rules, retention).",
+    "DMS_DATABASE_URL": "SQLAlchemy URL of the catalog. Default: SQLite in the data folder.",
+    "DMS_S3_ENDPOINT": "S3 endpoint URL (e.g. http://minio:9000). Unset: local object store.",
+    "DMS_S3_ACCESS_KEY": "S3 access key.",
+    "DMS_S3_SECRET_KEY": "S3 secret key.",
+    "DMS_S3_REGION": "S3 region. Default: us-east-1",
+    "DMS_S3_BUCKET": "Bucket for documents (versioned). Default: kundenakte-documents",
+    "DMS_S3_ARCHIVE_BUCKET": "Bucket with Object Lock for the WORM archive. Default: kundenakte-archive",
+    "DMS_OPENSEARCH_URL": "OpenSearch URL. Unset: embedded full-text index.",
+    "DMS_OPENSEARCH_INDEX": "Alias name of the search index. Default: kundenakte-documents",
+    "DMS_REDIS_URL": "Redis URL of the Celery broker. Unset: in-process worker threads.",
+    "DMS_WORKERS": "Worker threads of the in-process queue. Default: 2",
+    "DMS_AUTH_MODE": "'local' (no authentication, single-user laptop mode). Default: local",
+}
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_rules(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Defaults from the package, overridden by the file at `path` (if any)."""
+    text = resources.files("dms").joinpath("defaults.toml").read_text(encoding="utf-8")
+    rules = tomllib.loads(text)
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                rules = _deep_merge(rules, tomllib.load(fh))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValidationError(f"Konfiguration {path} ist nicht lesbar: {exc}", code="bad_config") from exc
+    return rules
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    name: str
+    folder: str
+    rules: tuple[dict[str, Any], ...]
+
+
+@dataclass
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "kundenakte-documents"
+    s3_archive_bucket: str = "kundenakte-archive"
+    opensearch_url: str | None = None
+    opensearch_index: str = "kundenakte-documents"
+    redis_url: str | None = None
+    workers: int = 2
+    auth_mode: str = "local"
+    rules: dict[str, Any] = field(default_factory=load_rules)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {
+            "data_dir": Path(env.get("DMS_DATA_DIR", "data")),
+            "database_url": env.get("DMS_DATABASE_URL") or None,
+            "s3_endpoint": env.get("DMS_S3_ENDPOINT") or None,
+            "s3_access_key": env.get("DMS_S3_ACCESS_KEY") or None,
+            "s3_secret_key": env.get("DMS_S3_SECRET_KEY") or None,
+            "s3_region": env.get("DMS_S3_REGION", "us-east-1"),
+            "s3_bucket": env.get("DMS_S3_BUCKET", "kundenakte-documents"),
+            "s3_archive_bucket": env.get("DMS_S3_ARCHIVE_BUCKET", "kundenakte-archive"),
+            "opensearch_url": env.get("DMS_OPENSEARCH_URL") or None,
+            "opensearch_index": env.get("DMS_OPENSEARCH_INDEX", "kundenakte-documents"),
+            "redis_url": env.get("DMS_REDIS_URL") or None,
+            "workers": int(env.get("DMS_WORKERS", "2")),
+            "auth_mode": env.get("DMS_AUTH_MODE", "local"),
+            "rules": load_rules(env.get("DMS_CONFIG") or None),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    # --- business rules, typed views over the TOML -------------------------------------------
+
+    @property
+    def folder_template(self) -> list[str]:
+        return list(self.rules["aktenplan"]["folders"])
+
+    @property
+    def inbox_folder(self) -> str:
+        return str(self.rules["aktenplan"]["inbox"])
+
+    @property
+    def document_classes(self) -> dict[str, ClassSpec]:
+        return {
+            name: ClassSpec(name, spec["folder"], tuple(spec.get("rules", ())))
+            for name, spec in self.rules["classes"].items()
+        }
+
+    @property
+    def fallback_class(self) -> str:
+        return str(self.rules["classification"]["fallback_class"])
+
+    @property
+    def customer_number_patterns(self) -> list[str]:
+        return list(self.rules["classification"]["customer_number_patterns"])
+
+    @property
+    def first_customer_number(self) -> int:
+        return int(self.rules["customers"]["first_number"])
+
+    @property
+    def ocr_languages(self) -> str:
+        return str(self.rules["ocr"]["languages"])
+
+    @property
+    def ocr_dpi(self) -> int:
+        return int(self.rules["ocr"]["dpi"])
+
+    @property
+    def ocr_min_text_chars(self) -> int:
+        return int(self.rules["ocr"]["min_text_chars"])
+
+    @property
+    def ocr_page_timeout(self) -> int:
+        return int(self.rules["ocr"]["page_timeout_seconds"])
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.rules["ingest"]["max_upload_mb"]) * 1024 * 1024
+
+    @property
+    def retention_years(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.rules.get("retention", {}).items()}
+
+    def folder_for_class(self, document_class: str) -> str:
+        spec = self.document_classes.get(document_class)
+        return spec.folder if spec else self.inbox_folder

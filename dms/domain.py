@@ -1,0 +1,143 @@
+"""Domain records passed between layers. Plain dataclasses: no ORM, no web types."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class CustomerKind(StrEnum):
+    NATURAL = "natural"
+    LEGAL = "legal"
+
+
+class CustomerStatus(StrEnum):
+    PROSPECT = "Interessent"
+    CUSTOMER = "Kunde"
+    FORMER = "ehemaliger Kunde"
+
+
+class DocumentStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    FILED = "filed"
+    NEEDS_REVIEW = "needs_review"
+    FAILED = "failed"
+
+
+class Source(StrEnum):
+    UPLOAD = "upload"
+    EMAIL = "email"
+    ERP = "erp"
+    API = "api"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass
+class Customer:
+    id: str
+    number: str
+    name: str
+    kind: str = CustomerKind.LEGAL
+    status: str = CustomerStatus.CUSTOMER
+    tags: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    created_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass
+class Version:
+    number: int
+    sha256: str
+    size: int
+    mime_type: str | None
+    filename: str
+    created_at: datetime
+    created_by: str
+    comment: str | None = None
+    storage_key: str = ""
+    text_key: str | None = None
+    derivative_key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _jsonable(asdict(self))
+        data.pop("storage_key")
+        data.pop("text_key")
+        data.pop("derivative_key")
+        return data
+
+
+@dataclass
+class Document:
+    id: str
+    customer_number: str | None
+    folder: str | None
+    document_class: str | None
+    title: str
+    source: str
+    status: str
+    status_reason: str | None = None
+    tags: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+    classification: dict[str, Any] = field(default_factory=dict)
+    document_date: date | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    versions: list[Version] = field(default_factory=list)
+
+    @property
+    def latest(self) -> Version | None:
+        return max(self.versions, key=lambda v: v.number) if self.versions else None
+
+    def version(self, number: int | None) -> Version | None:
+        if number is None:
+            return self.latest
+        return next((v for v in self.versions if v.number == number), None)
+
+    def to_dict(self, *, with_versions: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "customer_number": self.customer_number,
+            "folder": self.folder,
+            "class": self.document_class,
+            "title": self.title,
+            "source": self.source,
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "tags": list(self.tags),
+            "fields": _jsonable(self.fields),
+            "classification": _jsonable(self.classification),
+            "document_date": _jsonable(self.document_date),
+            "created_at": _jsonable(self.created_at),
+            "updated_at": _jsonable(self.updated_at),
+        }
+        latest = self.latest
+        data["latest_version"] = latest.to_dict() if latest else None
+        if with_versions:
+            data["versions"] = [v.to_dict() for v in sorted(self.versions, key=lambda v: v.number)]
+        return data
+
+
+@dataclass
+class DocumentEvent:
+    at: datetime
+    stage: str
+    status: str
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))

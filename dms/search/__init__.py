@@ -1,0 +1,6 @@
+"""Full-text search backends: embedded SQLite FTS5 or OpenSearch."""
+
+from dms.search.base import IndexEntry, SearchHit, SearchIndex, SearchQuery, SearchResult
+from dms.search.embedded import EmbeddedSearchIndex
+
+__all__ = ["EmbeddedSearchIndex", "IndexEntry", "SearchHit", "SearchIndex", "SearchQuery", "SearchResult"]

@@ -1,0 +1,83 @@
+"""The search index interface and its records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+
+@dataclass
+class IndexEntry:
+    id: str
+    customer_number: str | None
+    title: str
+    document_class: str | None
+    folder: str | None
+    text: str
+    tags: list[str] = field(default_factory=list)
+    date: date | None = None
+    version: int = 1
+    filename: str = ""
+    status: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchQuery:
+    text: str = ""
+    customer: str | None = None
+    document_class: str | None = None
+    folder: str | None = None
+    tag: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass
+class SearchHit:
+    id: str
+    customer_number: str | None
+    title: str
+    document_class: str | None
+    folder: str | None
+    score: float
+    highlights: list[str]
+    date: date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "customer_number": self.customer_number,
+            "title": self.title,
+            "class": self.document_class,
+            "folder": self.folder,
+            "date": self.date.isoformat() if self.date else None,
+            "score": round(self.score, 4),
+            "highlights": self.highlights,
+        }
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[SearchHit]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "hits": [h.to_dict() for h in self.hits]}
+
+
+class SearchIndex(Protocol):
+    def index(self, entry: IndexEntry) -> None: ...
+
+    def delete(self, document_id: str) -> None: ...
+
+    def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def clear(self) -> None: ...
+
+    def count(self) -> int: ...
+
+    def ping(self) -> None: ...

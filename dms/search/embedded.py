@@ -1,0 +1,195 @@
+"""Embedded full-text index: SQLite FTS5 over German-stemmed tokens.
+
+FTS5 has no German stemmer, so we analyse in Python (dms.search.analysis) and store the
+stems (`title`, `body`) plus the folded unstemmed words (`raw`, for prefix queries).
+Highlights are computed from the original text kept in `entries`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from dms.errors import BackendUnavailable
+from dms.search.analysis import analyzed_text, fold, tokens
+from dms.search.base import IndexEntry, SearchHit, SearchQuery, SearchResult
+from dms.search.highlight import highlights
+from dms.search.query import Clause, ParsedQuery, parse_query
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    customer_number TEXT,
+    title TEXT NOT NULL,
+    document_class TEXT,
+    folder TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    date TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    filename TEXT,
+    status TEXT,
+    fields TEXT NOT NULL DEFAULT '{}',
+    text TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS ix_entries_customer ON entries(customer_number);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, raw, tokenize = 'unicode61 remove_diacritics 0');
+"""
+
+
+def _clause_expr(clause: Clause) -> str:
+    if clause.kind == "prefix":
+        return f'raw : "{clause.stems[0]}"*'
+    return '{title body} : "' + " ".join(clause.stems) + '"'
+
+
+def match_expression(parsed: ParsedQuery) -> str | None:
+    positive = [_clause_expr(c) for c in parsed.positive]
+    if not positive:
+        return None
+    expr = "(" + " AND ".join(positive) + ")"
+    for clause in parsed.negative:
+        expr += " NOT " + _clause_expr(clause)
+    return expr
+
+
+class EmbeddedSearchIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._conn().executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def ping(self) -> None:
+        try:
+            self._conn().execute("SELECT count(*) FROM entries").fetchone()
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"Suchindex nicht lesbar: {exc}") from exc
+
+    def index(self, entry: IndexEntry) -> None:
+        searchable = " ".join([entry.text, " ".join(entry.tags), " ".join(map(str, entry.fields.values()))])
+        raw = " ".join(fold(w) for _s, _e, w in tokens(entry.title + " " + searchable))
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete(conn, entry.id)
+                cur = conn.execute(
+                    "INSERT INTO entries (id, customer_number, title, document_class, folder, tags, date,"
+                    " version, filename, status, fields, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        entry.id, entry.customer_number, entry.title, entry.document_class, entry.folder,
+                        json.dumps(sorted(entry.tags)), entry.date.isoformat() if entry.date else None,
+                        entry.version, entry.filename, entry.status, json.dumps(entry.fields, default=str),
+                        entry.text,
+                    ),
+                )
+                conn.execute(
+                    "INSERT INTO fts (rowid, title, body, raw) VALUES (?,?,?,?)",
+                    (cur.lastrowid, analyzed_text(entry.title), analyzed_text(searchable), raw),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _delete(conn: sqlite3.Connection, document_id: str) -> None:
+        row = conn.execute("SELECT rowid FROM entries WHERE id = ?", (document_id,)).fetchone()
+        if row:
+            conn.execute("DELETE FROM fts WHERE rowid = ?", (row[0],))
+            conn.execute("DELETE FROM entries WHERE rowid = ?", (row[0],))
+
+    def delete(self, document_id: str) -> None:
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            self._delete(conn, document_id)
+            conn.execute("COMMIT")
+
+    def clear(self) -> None:
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("DELETE FROM fts")
+            conn.execute("DELETE FROM entries")
+
+    def count(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.customer:
+            where.append("e.customer_number = ?")
+            params.append(str(query.customer))
+        if query.document_class:
+            where.append("e.document_class = ?")
+            params.append(query.document_class)
+        if query.folder:
+            where.append("e.folder = ?")
+            params.append(query.folder)
+        if query.tag:
+            where.append("EXISTS (SELECT 1 FROM json_each(e.tags) WHERE value = ?)")
+            params.append(query.tag)
+        if query.date_from:
+            where.append("e.date >= ?")
+            params.append(query.date_from.isoformat())
+        if query.date_to:
+            where.append("e.date <= ?")
+            params.append(query.date_to.isoformat())
+        return where, params
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        parsed = parse_query(query.text)
+        where, params = self._filters(query)
+        expr = match_expression(parsed)
+        if expr:
+            source = "fts JOIN entries e ON e.rowid = fts.rowid"
+            where.insert(0, "fts MATCH ?")
+            params.insert(0, expr)
+            score, order = "-bm25(fts, 3.0, 1.0, 0.5)", "score DESC, e.date DESC"
+        else:
+            source, score, order = "entries e", "0.0", "e.date DESC, e.rowid DESC"
+            if parsed.negative:
+                negative = " OR ".join(_clause_expr(c) for c in parsed.negative)
+                where.append("e.rowid NOT IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+                params.append(negative)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        conn = self._conn()
+        try:
+            total = conn.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT e.*, {score} AS score FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable(f"Suche fehlgeschlagen: {exc}") from exc
+        hits = [
+            SearchHit(
+                id=r["id"],
+                customer_number=r["customer_number"],
+                title=r["title"],
+                document_class=r["document_class"],
+                folder=r["folder"],
+                score=float(r["score"]),
+                highlights=highlights(r["text"], parsed) or highlights(r["title"], parsed),
+                date=date.fromisoformat(r["date"]) if r["date"] else None,
+            )
+            for r in rows
+        ]
+        return SearchResult(total=int(total), hits=hits)

@@ -1,0 +1,36 @@
+"""Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from dms.config import Settings
+from dms.services import Services, build_services
+from dms.web.errors import register_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    """Build the app. Pass `services` to share backends (tests, CLI); else they are built from settings."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    if services is None:
+        services = build_services(settings)
+        from ingest.pipeline import recover_pending
+
+        recovered = recover_pending(services)
+        if recovered:
+            log.info("queued %d unfinished documents again", recovered)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 1024 * 1024
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["dms"] = services
+
+    from dms.web.api import api_bp
+
+    app.register_blueprint(api_bp)
+    register_error_handlers(app)
+    return app

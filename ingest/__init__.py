@@ -1,0 +1,1 @@
+"""The ingest pipeline: small stage functions over one IngestContext, run in order."""

@@ -1,0 +1,58 @@
+"""The one object every ingest stage reads and writes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+
+@dataclass
+class PageText:
+    number: int
+    text: str
+    method: str  # "text_layer" | "ocr" | "none"
+
+
+@dataclass
+class IngestContext:
+    document_id: str
+    version: int
+    filename: str
+    storage_key: str
+    source: str = "upload"
+    given_customer: str | None = None
+    given_class: str | None = None
+    given_folder: str | None = None
+    given_title: str | None = None
+    sha256: str = ""
+    size: int = 0
+    mime_type: str | None = None
+    pages: list[PageText] = field(default_factory=list)
+    text: str = ""
+    customer_number: str | None = None
+    document_class: str | None = None
+    folder: str | None = None
+    title: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    classification: dict[str, Any] = field(default_factory=dict)
+    document_date: date | None = None
+    status: str | None = None
+    status_reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    derivatives: dict[str, str] = field(default_factory=dict)
+    is_latest: bool = True
+    # The original bytes; loaded by the first stage, never serialised.
+    data: bytes = field(default=b"", repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable view (without the bytes), for task payloads and debugging."""
+        data = asdict(self)
+        data.pop("data")
+        if self.document_date:
+            data["document_date"] = self.document_date.isoformat()
+        return data
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)

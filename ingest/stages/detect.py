@@ -1,0 +1,50 @@
+"""Stage: detect the type by content (libmagic), whatever the file name says."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+import magic
+
+from dms.errors import IngestError, UnsupportedType
+from dms.services import Services
+from ingest.context import IngestContext
+from ingest.extractors import extractor_for, supported_types
+
+# MIME types libmagic reports under other names.
+ALIASES = {
+    "application/x-pdf": "application/pdf",
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-png": "image/png",
+}
+# Extensions we expect for a MIME type, to warn about lying file names.
+EXTENSIONS = {
+    "application/pdf": {".pdf"},
+    "image/png": {".png"},
+    "image/jpeg": {".jpg", ".jpeg", ".jpe"},
+    "image/tiff": {".tif", ".tiff"},
+    "text/plain": {".txt", ".text", ".csv", ".log", ""},
+}
+
+
+def sniff(data: bytes) -> str:
+    mime = magic.from_buffer(data[:262144], mime=True)
+    return ALIASES.get(mime, mime)
+
+
+def detect_type(ctx: IngestContext, services: Services) -> None:
+    if not ctx.data:
+        raise IngestError("Die Datei ist leer (0 Byte).", code="empty_file")
+    mime = sniff(ctx.data)
+    ctx.mime_type = mime
+    if extractor_for(mime) is None:
+        raise UnsupportedType(
+            f"Der Dateityp {mime} wird nicht unterstützt. Unterstützt: {', '.join(supported_types())}.",
+            mime_type=mime,
+        )
+    suffix = PurePath(ctx.filename).suffix.lower()
+    expected = EXTENSIONS.get(mime)
+    if expected is not None and suffix not in expected:
+        ctx.warn(f"Die Dateiendung {suffix or '(keine)'} passt nicht zum Inhalt ({mime}); behandelt als {mime}.")
+    services.catalog.update_version(ctx.document_id, ctx.version, mime_type=mime)

@@ -1,0 +1,48 @@
+"""Stage: put the document into the customer file (or the inbox) and decide its status."""
+
+from __future__ import annotations
+
+from dms import sidecars
+from dms.domain import DocumentStatus
+from dms.services import Services
+from ingest.context import IngestContext
+
+
+def file_document(ctx: IngestContext, services: Services) -> None:
+    settings = services.settings
+    inbox = settings.inbox_folder
+    reasons: list[str] = []
+    if not ctx.customer_number:
+        unknown = ctx.classification.get("unknown_customer_numbers")
+        reasons.append(
+            f"Kundennummer {', '.join(unknown)} ist unbekannt." if unknown else "Kein Kunde erkannt."
+        )
+    class_source = ctx.classification.get("class_source")
+    if ctx.given_folder:
+        ctx.folder = ctx.given_folder
+    elif class_source == "fallback":
+        ctx.folder = inbox
+        reasons.append("Dokumentklasse nicht erkannt.")
+    else:
+        ctx.folder = settings.folder_for_class(ctx.document_class or settings.fallback_class)
+    if not ctx.customer_number:
+        ctx.folder = inbox
+    ctx.title = ctx.given_title or ctx.title
+    ctx.status = DocumentStatus.NEEDS_REVIEW if reasons else DocumentStatus.FILED
+    ctx.status_reason = " ".join(reasons) + " Bitte prüfen und zuordnen." if reasons else None
+    if not ctx.is_latest:
+        return  # an older version finishing late must not overwrite the filing of a newer one
+    fields = dict(ctx.fields)
+    if ctx.warnings:
+        fields["warnings"] = list(ctx.warnings)
+    document = services.catalog.update_document(
+        ctx.document_id,
+        customer_number=ctx.customer_number,
+        folder=ctx.folder,
+        document_class=ctx.document_class,
+        title=ctx.title or ctx.filename,
+        fields=fields,
+        classification=ctx.classification,
+        document_date=ctx.document_date,
+    )
+    sidecars.write_document(services.store, document)
