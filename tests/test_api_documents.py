@@ -198,7 +198,9 @@ def test_search_filters_by_customer_class_folder_and_date(api: Api) -> None:
     a = api.create_customer("Filter A GmbH")["number"]
     b = api.create_customer("Filter B GmbH")["number"]
     invoice = make_pdf(["Rechnung", "Rechnungsdatum: 05.01.2025", "Posten Quarkstrudel"])
-    letter = make_pdf(["Sehr geehrte Frau Muster,", "Datum: 20.06.2026", "anbei der Quarkstrudel", "Mit freundlichen Grüßen"])
+    letter = make_pdf(
+        ["Sehr geehrte Frau Muster,", "Datum: 20.06.2026", "anbei der Quarkstrudel", "Mit freundlichen Grüßen"]
+    )
     inv_id = api.upload_ok(invoice, "r.pdf", customer_number=a)
     let_id = api.upload_ok(letter, "b.pdf", customer_number=b)
     api.wait(inv_id), api.wait(let_id)

@@ -1,0 +1,1 @@
+"""Retention: how long a document must be kept, and the WORM archive that enforces it."""
