@@ -49,6 +49,29 @@ def serve(host: str, port: int, threads: int) -> None:
     waitress_serve(app, host=host, port=port, threads=threads, ident="kundenakte")
 
 
+@main.command()
+def check() -> None:
+    """Report which backends are configured and whether each answers (exit 1 if one does not)."""
+    from dms.services import build_services
+
+    try:
+        svc = build_services(Settings.from_env(), with_queue=True)
+    except DmsError as exc:
+        _fail(exc)
+    failed = False
+    descriptions = svc.describe()
+    for name, backend in svc.backends().items():
+        try:
+            backend.ping()
+            state = click.style("ok", fg="green")
+        except Exception as exc:  # report every backend, whatever it raises
+            failed = True
+            state = click.style(f"FEHLER: {exc}", fg="red")
+        click.echo(f"{name:8} {descriptions[name]}: {state}")
+    svc.close()
+    sys.exit(1 if failed else 0)
+
+
 @main.group()
 def customers() -> None:
     """Manage customers."""

@@ -26,6 +26,19 @@ class Services:
     def backends(self) -> dict[str, Any]:
         return {"store": self.store, "catalog": self.catalog, "index": self.index, "queue": self.queue}
 
+    def describe(self) -> dict[str, str]:
+        """Which implementation each backend uses and where it points (no secrets)."""
+        s = self.settings
+        catalog_url = self.catalog.engine.url.render_as_string(hide_password=True)
+        return {
+            "store": f"S3 {s.s3_endpoint} bucket {s.s3_bucket}" if s.s3_endpoint else f"local {s.data_dir / 'objects'}",
+            "catalog": catalog_url,
+            "index": f"OpenSearch {s.opensearch_url} alias {s.opensearch_index}"
+            if s.opensearch_url
+            else f"embedded {s.data_dir / 'search.db'}",
+            "queue": "Celery on Redis" if s.redis_url else f"in-process ({s.workers} threads)",
+        }
+
     def close(self) -> None:
         if self.queue is not None:
             self.queue.shutdown()

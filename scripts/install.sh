@@ -28,8 +28,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extras=""
 [ "$mode" = "test" ] && extras="[scale,test]"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${mode}"
-if [ ! -f "$stamp" ]; then
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-${hash}-${mode}"
+# a test install includes everything a run install has
+if [ ! -f "$stamp" ] && ! { [ "$mode" = "run" ] && [ -f ".venv/.installed-${hash}-test" ]; }; then
   echo "==> pip install -e .${extras}"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".${extras}"

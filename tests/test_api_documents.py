@@ -31,6 +31,7 @@ def test_born_digital_pdf_is_filed_and_found_by_word_and_inflection(api: Api, cu
     assert body["class"] == "Rechnung"
     assert body["customer_number"] == number
     assert body["fields"]["invoice_number"] == "RE-2026-0815"
+    assert body["title"] == "Rechnung RE-2026-0815"
     assert body["fields"]["gross_total"] == "1190.00"
     assert body["document_date"] == "2026-03-12"
     assert body["classification"]["class_source"] == "rules"

@@ -50,3 +50,10 @@ def test_ingest_reports_failures_with_exit_code(tmp_path: Path) -> None:
     result = dms(data, "ingest", str(bad), check=False)
     assert result.returncode == 2
     assert "failed: 1" in result.stdout and "corrupt_pdf" in result.stderr
+
+
+def test_check_reports_each_backend(tmp_path: Path) -> None:
+    out = dms(tmp_path / "data", "check").stdout
+    for line in ("store", "catalog", "index", "queue"):
+        assert any(row.startswith(line) and row.endswith(": ok") for row in out.splitlines()), out
+    assert "in-process" in out and "sqlite" in out

@@ -55,7 +55,7 @@ class SearchHit:
             "class": self.document_class,
             "folder": self.folder,
             "date": self.date.isoformat() if self.date else None,
-            "score": round(self.score, 4),
+            "score": round(self.score, 6),
             "highlights": self.highlights,
         }
 

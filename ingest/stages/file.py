@@ -28,6 +28,8 @@ def file_document(ctx: IngestContext, services: Services) -> None:
     if not ctx.customer_number:
         ctx.folder = inbox
     ctx.title = ctx.given_title or ctx.title
+    if not ctx.given_title and ctx.version == 1 and ctx.fields.get("invoice_number"):
+        ctx.title = f"{ctx.document_class or 'Rechnung'} {ctx.fields['invoice_number']}"
     ctx.status = DocumentStatus.NEEDS_REVIEW if reasons else DocumentStatus.FILED
     ctx.status_reason = " ".join(reasons) + " Bitte prüfen und zuordnen." if reasons else None
     if not ctx.is_latest:
