@@ -223,3 +223,18 @@ def refile(services: Services, document_id: str, changes: dict[str, object], act
     sidecars.write_document(services.store, updated)
     reindex_document(services, document_id)
     return updated
+
+
+PREVIEWABLE = {"application/pdf", "image/png", "image/jpeg"}
+
+
+def read_preview(services: Services, document_id: str, number: int | None = None) -> tuple[Version, bytes, str]:
+    """What the viewer shows: a derivative (XML invoice rendition, searchable PDF) or the original itself."""
+    version, data = read_content(services, document_id, number)
+    if version.derivative_key:
+        derived = services.store.get(version.derivative_key)
+        mime = "text/html; charset=utf-8" if version.derivative_key.endswith(".html") else "application/pdf"
+        return version, derived, mime
+    if version.mime_type in PREVIEWABLE:
+        return version, data, version.mime_type or "application/octet-stream"
+    raise NotFound(f"Für {version.mime_type or 'diesen Typ'} gibt es keine Vorschau.", code="no_preview")

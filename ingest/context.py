@@ -42,13 +42,18 @@ class IngestContext:
     warnings: list[str] = field(default_factory=list)
     derivatives: dict[str, str] = field(default_factory=dict)
     is_latest: bool = True
+    # E-invoice data (fields, syntax, origin) when the document is or carries one.
+    einvoice: dict[str, Any] | None = None
+    einvoice_xml: bytes | None = field(default=None, repr=False, compare=False)
+    rendition_html: str | None = field(default=None, repr=False, compare=False)
     # The original bytes; loaded by the first stage, never serialised.
     data: bytes = field(default=b"", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable view (without the bytes), for task payloads and debugging."""
         data = asdict(self)
-        data.pop("data")
+        for transient in ("data", "einvoice_xml", "rendition_html"):
+            data.pop(transient)
         if self.document_date:
             data["document_date"] = self.document_date.isoformat()
         return data

@@ -14,6 +14,7 @@ from PIL import Image
 from dms.config import Settings
 from dms.errors import IngestError
 from ingest.context import IngestContext, PageText
+from ingest.extractors.einvoice import read_embedded_invoice
 from ingest.ocr import ocr_pages
 
 PDFIUM_LOCK = threading.RLock()
@@ -92,3 +93,4 @@ def extract_pdf(ctx: IngestContext, settings: Settings) -> None:
             ctx.pages.append(PageText(number, text, "ocr"))
         else:
             ctx.pages.append(PageText(number, layer[number], "text_layer"))
+    read_embedded_invoice(ctx)

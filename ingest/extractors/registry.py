@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from dms.config import Settings
 from ingest.context import IngestContext
+from ingest.extractors.einvoice import XML_TYPES, extract_xml_invoice
 from ingest.extractors.images import extract_image
 from ingest.extractors.pdf import extract_pdf
 from ingest.extractors.plain import extract_plain
@@ -18,6 +19,7 @@ _REGISTRY: dict[str, Extractor] = {
     "image/jpeg": extract_image,
     "image/tiff": extract_image,
     "text/plain": extract_plain,
+    **{mime: extract_xml_invoice for mime in XML_TYPES},
 }
 
 

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 from classifiers import classify
+from classifiers.einvoice import classify_einvoice
 from dms.services import Services
 from ingest.context import IngestContext
 
 
 def classify_document(ctx: IngestContext, services: Services) -> None:
     catalog = services.catalog
-    result = classify(
-        ctx.text,
-        services.settings,
-        customer_exists=lambda number: catalog.find_customer(number) is not None,
-        given_class=ctx.given_class,
-        given_customer=ctx.given_customer,
-    )
+
+    def customer_exists(number: str) -> bool:
+        return catalog.find_customer(number) is not None
+
+    if ctx.einvoice:
+        result = classify_einvoice(
+            ctx.einvoice,
+            customer_exists=customer_exists,
+            customers_named=lambda name: [c.number for c in catalog.find_customers_by_name(name)],
+            given_class=ctx.given_class,
+            given_customer=ctx.given_customer,
+        )
+    else:
+        result = classify(
+            ctx.text,
+            services.settings,
+            customer_exists=customer_exists,
+            given_class=ctx.given_class,
+            given_customer=ctx.given_customer,
+        )
     ctx.document_class = result.document_class
     ctx.customer_number = result.customer_number
     ctx.fields.update(result.fields)

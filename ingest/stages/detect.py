@@ -25,6 +25,8 @@ EXTENSIONS = {
     "image/jpeg": {".jpg", ".jpeg", ".jpe"},
     "image/tiff": {".tif", ".tiff"},
     "text/plain": {".txt", ".text", ".csv", ".log", ""},
+    "text/xml": {".xml"},
+    "application/xml": {".xml"},
 }
 
 

@@ -20,4 +20,13 @@ def extract_text(ctx: IngestContext, services: Services) -> None:
     text_key = keys.text_key(ctx.document_id, ctx.version)
     services.store.put(text_key, ctx.text.encode("utf-8"), content_type="text/plain; charset=utf-8")
     ctx.derivatives["text"] = text_key
-    services.catalog.update_version(ctx.document_id, ctx.version, text_key=text_key)
+    changes: dict[str, str] = {"text_key": text_key}
+    if ctx.einvoice_xml is not None and ctx.einvoice and ctx.einvoice.get("origin") == "pdf-attachment":
+        xml_key = keys.derivative_key(ctx.document_id, ctx.version, "einvoice.xml")
+        services.store.put(xml_key, ctx.einvoice_xml, content_type="application/xml")
+        ctx.derivatives["einvoice_xml"] = xml_key
+    if ctx.rendition_html is not None:
+        preview_key = keys.derivative_key(ctx.document_id, ctx.version, "rendition.html")
+        services.store.put(preview_key, ctx.rendition_html.encode("utf-8"), content_type="text/html; charset=utf-8")
+        ctx.derivatives["preview"] = changes["derivative_key"] = preview_key
+    services.catalog.update_version(ctx.document_id, ctx.version, **changes)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from dms.documents import Upload, read_content, receive_document, receive_version, refile
+from dms.documents import Upload, read_content, read_preview, receive_document, receive_version, refile
 from dms.domain import Source
 from dms.errors import ValidationError
 from dms.web.api import api_bp, services
@@ -39,7 +39,7 @@ def _upload_from_request(actor: str) -> Upload:
 
 def _links(document_id: str) -> dict[str, str]:
     base = f"/api/v1/documents/{document_id}"
-    return {"self": base, "content": f"{base}/content", "versions": f"{base}/versions"}
+    return {"self": base, "content": f"{base}/content", "preview": f"{base}/preview", "versions": f"{base}/versions"}
 
 
 @api_bp.post("/documents")
@@ -78,14 +78,18 @@ def get_document(document_id: str):
     return jsonify(body)
 
 
+def _version_arg() -> int | None:
+    raw_version = request.args.get("version")
+    try:
+        return int(raw_version) if raw_version else None
+    except ValueError as exc:
+        raise ValidationError("version muss eine Zahl sein.", field="version") from exc
+
+
 @api_bp.get("/documents/<document_id>/content")
 def get_content(document_id: str):
     actor = require("documents:read")
-    raw_version = request.args.get("version")
-    try:
-        number = int(raw_version) if raw_version else None
-    except ValueError as exc:
-        raise ValidationError("version muss eine Zahl sein.", field="version") from exc
+    number = _version_arg()
     svc = services()
     version, data = read_content(svc, document_id, number)
     svc.catalog.audit(actor.name, "document.download", "document", document_id, version=version.number)
@@ -93,6 +97,20 @@ def get_content(document_id: str):
     response = Response(data, mimetype=version.mime_type or "application/octet-stream")
     response.headers["Content-Disposition"] = _content_disposition(disposition, version.filename)
     response.headers["ETag"] = f'"{version.sha256}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Document-Version"] = str(version.number)
+    return response
+
+
+@api_bp.get("/documents/<document_id>/preview")
+def get_preview(document_id: str):
+    """The rendition for viewing (HTML of an XML e-invoice, a searchable PDF) or the original."""
+    actor = require("documents:read")
+    svc = services()
+    version, data, mime = read_preview(svc, document_id, _version_arg())
+    svc.catalog.audit(actor.name, "document.preview", "document", document_id, version=version.number)
+    response = Response(data, mimetype=mime)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Document-Version"] = str(version.number)
     return response
