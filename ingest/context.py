@@ -46,13 +46,15 @@ class IngestContext:
     einvoice: dict[str, Any] | None = None
     einvoice_xml: bytes | None = field(default=None, repr=False, compare=False)
     rendition_html: str | None = field(default=None, repr=False, compare=False)
+    # Searchable PDF of a scan (page images + invisible text), the version's preview.
+    searchable_pdf: bytes | None = field(default=None, repr=False, compare=False)
     # The original bytes; loaded by the first stage, never serialised.
     data: bytes = field(default=b"", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable view (without the bytes), for task payloads and debugging."""
         data = asdict(self)
-        for transient in ("data", "einvoice_xml", "rendition_html"):
+        for transient in ("data", "einvoice_xml", "rendition_html", "searchable_pdf"):
             data.pop(transient)
         if self.document_date:
             data["document_date"] = self.document_date.isoformat()

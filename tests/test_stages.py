@@ -156,3 +156,69 @@ def test_processing_twice_is_idempotent(services) -> None:
     assert first.status == second.status == "filed"
     assert len(services.catalog.events(document.id)) == events  # nothing ran again
     assert services.index.count() == 1
+
+
+def _text_of_pdf(data: bytes) -> list[str]:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(data)
+    try:
+        return [document[i].get_textpage().get_text_bounded() for i in range(len(document))]
+    finally:
+        document.close()
+
+
+EXTRACT = [load_original, detect_type, extract_text]
+LETTER = ["Sehr geehrte Damen und Herren,", "wir bestätigen den Eingang Ihrer Reklamation",
+          "zum Auftrag Nummer 4711 vom 3. März.", "Der Kundendienst meldet sich umgehend.", "Mit freundlichen Grüßen"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_turned_pages_are_detected_and_set_upright(services, turn: int) -> None:
+    import io
+
+    page = render_pages(make_pdf(LETTER, font_size=14), 300)[0].rotate(turn, expand=True)
+    buf = io.BytesIO()
+    page.save(buf, format="PNG", dpi=(300, 300))
+    ctx = run_stages(context(services, buf.getvalue(), "quer.png"), services, EXTRACT)
+    assert "Reklamation" in ctx.text and "Kundendienst" in ctx.text
+    assert any("gedreht" in w for w in ctx.warnings)
+    derivative = services.store.get(ctx.derivatives["preview"])
+    from PIL import Image as PILImage
+
+    rendered = render_pages(derivative, 50)[0]
+    assert isinstance(rendered, PILImage.Image) and rendered.height > rendered.width  # portrait again
+    assert "Reklamation" in _text_of_pdf(derivative)[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skew", [-5, 5])
+def test_skewed_scans_still_read_well(services, skew: int) -> None:
+    import io
+
+    page = render_pages(make_pdf(LETTER, font_size=14), 300)[0].rotate(skew, expand=True, fillcolor=255)
+    buf = io.BytesIO()
+    page.save(buf, format="PNG", dpi=(300, 300))
+    ctx = run_stages(context(services, buf.getvalue(), "schief.png"), services, EXTRACT)
+    expected = {w.strip(",.").lower() for w in " ".join(LETTER).split()}
+    found = {w.strip(",.").lower() for w in ctx.text.split()}
+    assert len(expected & found) / len(expected) >= 0.9
+
+
+@pytest.mark.slow
+def test_scanned_pdf_gets_a_searchable_derivative_and_the_original_is_untouched(services) -> None:
+    data = scan_pdf([LETTER, ["Zweite Seite Sonnenschirm und Liegestuhl"]])
+    document = receive_document(services, Upload(data, "scan.pdf"))
+    process_version(services, document.id, 1)
+    version = services.catalog.get_document(document.id).latest
+    assert services.store.get(version.storage_key) == data
+    assert version.derivative_key and version.derivative_key.endswith("searchable.pdf")
+    pages = _text_of_pdf(services.store.get(version.derivative_key))
+    assert len(pages) == 2 and "Reklamation" in pages[0] and "Sonnenschirm" in pages[1]
+    assert _text_of_pdf(data) == ["", ""]  # the original still has no text layer
+    # the version sidecar is rewritten after extraction (rebuildable with MIME type and derivatives)
+    from dms.storage import keys
+
+    meta = keys.load(services.store.get(keys.version_meta_key(document.id, 1)))
+    assert meta["mime_type"] == "application/pdf" and meta["derivative_key"] == version.derivative_key

@@ -10,6 +10,7 @@ from dms.config import Settings
 from dms.errors import IngestError
 from ingest.context import IngestContext, PageText
 from ingest.ocr import ocr_pages
+from ingest.searchable import searchable_from_images
 
 MAX_FRAMES = 2000
 
@@ -50,10 +51,14 @@ def extract_image(ctx: IngestContext, settings: Settings) -> None:
         ((n, (lambda p=page: p), dpi) for n, page, dpi in frames),
         languages=settings.ocr_languages,
         timeout=settings.ocr_page_timeout,
+        pdf="full",
     )
     ctx.pages = []
     for number, _page, _dpi in frames:
-        text, warning = results[number]
-        if warning:
-            ctx.warn(f"Seite {number}: {warning}")
-        ctx.pages.append(PageText(number, text, "ocr"))
+        result = results[number]
+        if result.warning:
+            ctx.warn(f"Seite {number}: {result.warning}")
+        if result.rotation:
+            ctx.warn(f"Seite {number}: um {result.rotation}° gedreht erkannt und aufgerichtet")
+        ctx.pages.append(PageText(number, result.text, "ocr"))
+    ctx.searchable_pdf = searchable_from_images([results[n] for n, _p, _d in frames])

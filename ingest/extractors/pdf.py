@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pikepdf
 import pypdfium2 as pdfium
 from PIL import Image
 
@@ -16,6 +17,7 @@ from dms.errors import IngestError
 from ingest.context import IngestContext, PageText
 from ingest.extractors.einvoice import read_embedded_invoice
 from ingest.ocr import ocr_pages
+from ingest.searchable import searchable_from_pdf
 
 PDFIUM_LOCK = threading.RLock()
 MAX_PAGES = 5000
@@ -80,17 +82,27 @@ def extract_pdf(ctx: IngestContext, settings: Settings) -> None:
             ((n, _page_loader(pdf, n - 1, settings.ocr_dpi), settings.ocr_dpi) for n in needs_ocr),
             languages=settings.ocr_languages,
             timeout=settings.ocr_page_timeout,
+            pdf="textonly",
         )
     finally:
         with PDFIUM_LOCK:
             pdf.close()
     ctx.pages = []
     for number in sorted(layer):
-        if number in results:
-            text, warning = results[number]
-            if warning:
-                ctx.warn(f"Seite {number}: {warning}")
-            ctx.pages.append(PageText(number, text, "ocr"))
-        else:
+        result = results.get(number)
+        if result is None:
             ctx.pages.append(PageText(number, layer[number], "text_layer"))
+            continue
+        if result.warning:
+            ctx.warn(f"Seite {number}: {result.warning}")
+        if result.rotation:
+            ctx.warn(f"Seite {number}: um {result.rotation}° gedreht erkannt und aufgerichtet")
+        ctx.pages.append(PageText(number, result.text, "ocr"))
+    if any(r.pdf for r in results.values()):
+        try:
+            ctx.searchable_pdf, warnings = searchable_from_pdf(ctx.data, results)
+            for warning in warnings:
+                ctx.warn(warning)
+        except (pikepdf.PdfError, ValueError) as exc:
+            ctx.warn(f"Durchsuchbares PDF konnte nicht erzeugt werden: {exc}")
     read_embedded_invoice(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dms import sidecars
 from dms.errors import IngestError
 from dms.services import Services
 from dms.storage import keys
@@ -25,8 +26,15 @@ def extract_text(ctx: IngestContext, services: Services) -> None:
         xml_key = keys.derivative_key(ctx.document_id, ctx.version, "einvoice.xml")
         services.store.put(xml_key, ctx.einvoice_xml, content_type="application/xml")
         ctx.derivatives["einvoice_xml"] = xml_key
+    if ctx.searchable_pdf is not None:
+        searchable_key = keys.derivative_key(ctx.document_id, ctx.version, "searchable.pdf")
+        services.store.put(searchable_key, ctx.searchable_pdf, content_type="application/pdf")
+        ctx.derivatives["preview"] = changes["derivative_key"] = searchable_key
     if ctx.rendition_html is not None:
         preview_key = keys.derivative_key(ctx.document_id, ctx.version, "rendition.html")
         services.store.put(preview_key, ctx.rendition_html.encode("utf-8"), content_type="text/html; charset=utf-8")
         ctx.derivatives["preview"] = changes["derivative_key"] = preview_key
     services.catalog.update_version(ctx.document_id, ctx.version, **changes)
+    version = services.catalog.get_document(ctx.document_id).version(ctx.version)
+    if version is not None:
+        sidecars.write_version(services.store, ctx.document_id, version)
