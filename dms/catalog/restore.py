@@ -1,0 +1,50 @@
+"""Insert a document with all its versions exactly as given (ids, numbers, times): for a catalog rebuild."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from dms.catalog.catalog import Catalog, utcnow
+from dms.catalog.convert import version_to_row
+from dms.catalog.models import CustomerRow, DocumentEventRow, DocumentRow
+from dms.domain import Document
+from dms.errors import Conflict, NotFound
+
+
+def restore_document(catalog: Catalog, document: Document) -> None:
+    """Insert `document` and its versions as-is; nothing is recomputed and no number is checked against others."""
+    with catalog.session() as s:
+        if s.get(DocumentRow, document.id) is not None:
+            raise Conflict(f"Dokument {document.id} ist bereits im Katalog.", code="document_exists")
+        customer_id = None
+        if document.customer_number is not None:
+            customer_id = s.scalar(select(CustomerRow.id).where(CustomerRow.number == str(document.customer_number)))
+            if customer_id is None:
+                raise NotFound(f"Kunde {document.customer_number} existiert nicht.", code="customer_not_found")
+        now = utcnow()
+        row = DocumentRow(
+            id=document.id,
+            customer_id=customer_id,
+            folder=document.folder,
+            document_class=document.document_class,
+            title=document.title,
+            source=document.source,
+            status=document.status,
+            status_reason=document.status_reason,
+            tags=list(document.tags),
+            fields=dict(document.fields),
+            classification=dict(document.classification),
+            document_date=document.document_date,
+            created_at=document.created_at or now,
+            updated_at=document.updated_at or document.created_at or now,
+        )
+        for version in sorted(document.versions, key=lambda v: v.number):
+            row.versions.append(version_to_row(version))
+        s.add(row)
+        s.flush()
+        s.add(
+            DocumentEventRow(
+                document_id=document.id, at=now, stage="restore", status=document.status,
+                message="Aus den Sidecars im Objektspeicher wiederhergestellt.",
+            )
+        )
