@@ -1,0 +1,179 @@
+"""OpenSearch search backend (scale-out), behind the SearchIndex Protocol.
+
+Callers read and write through an alias; the data lives in concrete indices named
+`<alias>-<timestamp>`, so `reindex_swap` can rebuild into a new index and move the alias
+atomically (zero downtime).  Connection problems raise BackendUnavailable (retryable).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import NotFoundError, TransportError
+
+from dms.errors import BackendUnavailable
+from dms.search.base import IndexEntry, SearchHit, SearchQuery, SearchResult
+from dms.search.opensearch_mapping import index_body, to_document
+from dms.search.opensearch_query import facets_body, parse_facets, pick_highlights, search_body
+from dms.search.query import parse_query
+
+T = TypeVar("T")
+RETRYABLE_STATUS = {429, 502, 503, 504}
+BULK_CHUNK = 500
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Map unreachable/overloaded cluster errors to BackendUnavailable."""
+    try:
+        yield
+    except OSConnectionError as exc:  # includes ConnectionTimeout and SSLError
+        raise BackendUnavailable(f"OpenSearch nicht erreichbar ({action}): {exc}") from exc
+    except TransportError as exc:
+        if isinstance(exc.status_code, int) and exc.status_code in RETRYABLE_STATUS:
+            raise BackendUnavailable(f"OpenSearch überlastet ({action}): {exc}") from exc
+        raise
+
+
+class OpenSearchIndex:
+    def __init__(self, url: str, alias: str = "kundenakte-documents", *, client: OpenSearch | None = None) -> None:
+        self.url = url
+        self.alias = alias
+        self._client = client or OpenSearch(hosts=[url], timeout=30, max_retries=2, retry_on_timeout=True)
+        self._concrete_re = re.compile(rf"^{re.escape(alias)}-\d{{8}}-\d{{6}}-\d{{6}}$")
+
+    # -- index lifecycle
+
+    def _new_index_name(self) -> str:
+        return f"{self.alias}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}"
+
+    def _create_index(self, *, loading: bool = False) -> str:
+        name = self._new_index_name()
+        body = index_body()
+        if loading:
+            body = {**body, "settings": {**body["settings"], "refresh_interval": "-1"}}
+        self._client.indices.create(index=name, body=body)
+        return name
+
+    def concrete_indices(self) -> list[str]:
+        """The concrete indices the alias points at (normally exactly one)."""
+        with _translated("alias lesen"):
+            try:
+                return sorted(self._client.indices.get_alias(name=self.alias))
+            except NotFoundError:
+                return []
+
+    def ensure_index(self) -> None:
+        """Create `<alias>-<timestamp>` and point the alias at it, unless the alias exists."""
+        with _translated("Index anlegen"):
+            if self._client.indices.exists_alias(name=self.alias):
+                return
+            name = self._create_index()
+            self._client.indices.update_aliases(body={"actions": [{"add": {"index": name, "alias": self.alias}}]})
+            # Two processes racing here both create an index: the oldest one wins, ours goes.
+            behind = self.concrete_indices()
+            if len(behind) > 1 and behind[0] != name:
+                self._client.indices.delete(index=name)
+
+    def drop(self) -> None:
+        """Delete the alias and every concrete index of this alias (also leftovers of failed swaps)."""
+        with _translated("Index löschen"):
+            names = set(self.concrete_indices())
+            names.update(n for n in self._client.indices.get(index=f"{self.alias}-*") if self._concrete_re.match(n))
+            for name in sorted(names):
+                self._client.indices.delete(index=name, ignore_unavailable=True)
+
+    def reindex_swap(self, entries: Iterable[IndexEntry]) -> str:
+        """Load `entries` into a new index, move the alias to it atomically, delete the old index."""
+        with _translated("Neuindizierung"):
+            old = self.concrete_indices()
+            new = self._create_index(loading=True)
+            try:
+                self._bulk(new, entries)
+                self._client.indices.put_settings(index=new, body={"index": {"refresh_interval": None}})
+                self._client.indices.refresh(index=new)
+                actions: list[dict[str, Any]] = [{"remove": {"index": n, "alias": self.alias}} for n in old]
+                actions.append({"add": {"index": new, "alias": self.alias}})
+                self._client.indices.update_aliases(body={"actions": actions})
+            except BaseException:
+                self._client.indices.delete(index=new, ignore_unavailable=True)
+                raise
+            for name in old:
+                self._client.indices.delete(index=name, ignore_unavailable=True)
+        return new
+
+    # -- writes
+
+    def index(self, entry: IndexEntry) -> None:
+        with _translated("indizieren"):
+            self._client.index(index=self.alias, id=entry.id, body=to_document(entry), refresh="wait_for")
+
+    def _bulk(self, index: str, entries: Iterable[IndexEntry]) -> int:
+        actions = ({"_index": index, "_id": e.id, "_source": to_document(e)} for e in entries)
+        ok, _errors = helpers.bulk(self._client, actions, chunk_size=BULK_CHUNK, max_retries=3)
+        return int(ok)
+
+    def bulk_index(self, entries: Iterable[IndexEntry]) -> int:
+        """Index many entries in chunks; returns how many were indexed. Searchable on return."""
+        with _translated("Massenindizierung"):
+            count = self._bulk(self.alias, entries)
+            self._client.indices.refresh(index=self.alias)
+        return count
+
+    def delete(self, document_id: str) -> None:
+        with _translated("löschen"), suppress(NotFoundError):
+            self._client.delete(index=self.alias, id=document_id, refresh="wait_for")
+
+    def clear(self) -> None:
+        """Swap in an empty index (needs no delete-by-query, i.e. no `reindex` module)."""
+        self.reindex_swap([])
+
+    # -- reads
+
+    def _read(self, action: str, call: Callable[[], T]) -> T:
+        with _translated(action):
+            try:
+                return call()
+            except NotFoundError as exc:
+                raise BackendUnavailable(f"Suchindex {self.alias!r} fehlt: {exc}") from exc
+
+    def ping(self) -> None:
+        if not self._read("ping", lambda: self._client.indices.exists_alias(name=self.alias)):
+            raise BackendUnavailable(f"Suchindex {self.alias!r} fehlt")
+
+    def count(self) -> int:
+        return int(self._read("zählen", lambda: self._client.count(index=self.alias))["count"])
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        parsed = parse_query(query.text)
+        body = search_body(parsed, query)
+        response = self._read("suchen", lambda: self._client.search(index=self.alias, body=body))
+        hits = [self._hit(h) for h in response["hits"]["hits"]]
+        return SearchResult(total=int(response["hits"]["total"]["value"]), hits=hits)
+
+    def facets(self, query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
+        """(value, count) per facet — customer, class, folder, year, tags — for the query's matches."""
+        body = facets_body(parse_query(query.text), query)
+        response = self._read("Facetten", lambda: self._client.search(index=self.alias, body=body))
+        return parse_facets(response.get("aggregations", {}))
+
+    @staticmethod
+    def _hit(hit: dict[str, Any]) -> SearchHit:
+        src = hit["_source"]
+        score = hit.get("_score")
+        return SearchHit(
+            id=src.get("id") or hit["_id"],
+            customer_number=src.get("customer_number"),
+            title=src.get("title", ""),
+            document_class=src.get("document_class"),
+            folder=src.get("folder"),
+            score=float(score) if score is not None else 0.0,
+            highlights=pick_highlights(hit.get("highlight")),
+            date=date.fromisoformat(src["date"][:10]) if src.get("date") else None,
+        )
