@@ -1,0 +1,221 @@
+"""Celery on Redis: the scale-out task queue.
+
+`make_celery(settings)` builds the app; every name in `dms.tasks.TASKS` becomes a Celery task
+of the same name that only calls `run_in_worker` (a plain function). Arguments and results are
+JSON only.
+
+Delivery guarantees (Redis broker):
+
+* `task_acks_late`: a task is acknowledged when it finished, so a worker that dies mid-task
+  does not lose it. Our tasks are idempotent (`ingest.process` skips a finished version).
+* `visibility_timeout` (DMS_CELERY_VISIBILITY_TIMEOUT, seconds, default 3600): an unacknowledged
+  task whose worker vanished (SIGKILL, power loss) is delivered again only after this time. A
+  task that *runs* longer than this is delivered a second time as well, so keep it above the
+  longest ingest. Retry back-off is capped below it (a retry waits unacknowledged in a worker).
+* `task_reject_on_worker_lost`: if only a pool child dies, the task is requeued at once.
+* Transient errors (`BackendUnavailable`, lost database connections) are retried with exponential
+  back-off and jitter, `MAX_RETRIES` times; then `give_up` ends the document `failed`, original kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery, Task
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from dms.config import Settings
+from dms.domain import DocumentStatus
+from dms.errors import BackendUnavailable, ValidationError
+from dms.services import Services, build_services
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+RETRY_BACKOFF_MAX = 600  # seconds
+DEFAULT_VISIBILITY_TIMEOUT = 3600
+VISIBILITY_TIMEOUT_ENV = "DMS_CELERY_VISIBILITY_TIMEOUT"
+FINAL = {DocumentStatus.FILED, DocumentStatus.NEEDS_REVIEW, DocumentStatus.FAILED}
+
+
+# --- plain functions (no Celery) ---------------------------------------------------------------
+
+
+class LazyServices:
+    """The Services of one worker process, built on first use, never shared across a fork."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._services: Services | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Services:
+        with self._lock:
+            if self._services is None or self._pid != os.getpid():
+                self._services = build_services(self.settings, with_queue=False)
+                self._pid = os.getpid()
+            return self._services
+
+
+def run_in_worker(services: LazyServices, name: str, kwargs: dict[str, Any]) -> Any:
+    """Run one task; a lost database connection counts as `BackendUnavailable` (retryable)."""
+    from dms.tasks import run_task
+
+    try:
+        return run_task(services.get(), name, kwargs)
+    except (OperationalError, InterfaceError) as exc:
+        raise BackendUnavailable(f"Katalog nicht erreichbar: {exc.orig}") from exc
+
+
+def _give_up_ingest(services: Services, kwargs: dict[str, Any], reason: str) -> None:
+    from dms import sidecars
+
+    document_id, version = str(kwargs["document_id"]), int(kwargs["version"])
+    document = services.catalog.get_document(document_id)
+    latest = document.latest
+    if latest is None or latest.number != version or document.status in FINAL:
+        return  # a newer version owns the status, or the document already finished
+    services.catalog.set_status(document_id, DocumentStatus.FAILED, stage="queue", reason=reason)
+    try:
+        sidecars.write_document(services.store, services.catalog.get_document(document_id))
+    except BackendUnavailable:
+        log.warning("sidecar of %s not written: object store unavailable", document_id)
+
+
+GIVE_UP: dict[str, Callable[[Services, dict[str, Any], str], None]] = {
+    "ingest.process": _give_up_ingest,
+}
+
+
+def give_up(services: Services, name: str, kwargs: dict[str, Any], error: BackendUnavailable, retries: int) -> None:
+    """Retries are exhausted: end the task's document `failed` with the reason (the original stays).
+
+    If the catalog itself is down this cannot be recorded; the document stays `processing`
+    and `dms serve` queues it again at its next start (`recover_pending`).
+    """
+    handler = GIVE_UP.get(name)
+    if handler is None:
+        return
+    reason = f"{error.message} [{error.code}] – nach {retries} Wiederholungen aufgegeben"
+    try:
+        handler(services, kwargs, reason)
+    except Exception:  # noqa: BLE001 - nothing more to do; recover_pending picks it up
+        log.exception("could not record the failure of %s %s", name, kwargs)
+
+
+# --- Celery ------------------------------------------------------------------------------------
+
+
+class DmsCelery(Celery):
+    """Celery app that carries the lazily built Services of the worker process."""
+
+    services: LazyServices
+
+
+class DmsTask(Task):
+    """Base task: reports exhausted retries to `give_up`."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if isinstance(exc, BackendUnavailable):
+            app: DmsCelery = self.app  # type: ignore[assignment]
+            try:
+                services = app.services.get()
+            except Exception:  # noqa: BLE001 - the backend is still down
+                log.exception("task %s %s gave up; failure not recorded", self.name, task_id)
+                return
+            give_up(services, self.name, dict(kwargs or {}), exc, self.request.retries)
+
+
+def visibility_timeout(settings: Settings) -> int:
+    """Seconds until an unacknowledged task is delivered again (see the module docstring)."""
+    value = getattr(settings, "celery_visibility_timeout", None)
+    if value is None:
+        value = os.environ.get(VISIBILITY_TIMEOUT_ENV) or DEFAULT_VISIBILITY_TIMEOUT
+    return max(1, int(value))
+
+
+def _transport_options(timeout: int) -> dict[str, Any]:
+    # Kombu sweeps for expired unacked tasks every interval * throttle seconds (default 100 s);
+    # keep that below half the visibility timeout so a lost task comes back in time.
+    interval = min(10, max(1, timeout // 10))
+    throttle = min(10, max(1, (timeout // 2) // interval))
+    return {
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": interval,
+        "unacked_restore_throttle": throttle,
+        "socket_connect_timeout": 5,
+    }
+
+
+def make_celery(settings: Settings) -> DmsCelery:
+    """The Celery app for `settings` (broker and result backend: DMS_REDIS_URL)."""
+    if not settings.redis_url:
+        raise ValidationError("DMS_REDIS_URL fehlt: Celery braucht Redis.", code="bad_config")
+    timeout = visibility_timeout(settings)
+    app = DmsCelery("kundenakte", task_cls=DmsTask, set_as_current=False)
+    app.services = LazyServices(settings)
+    app.conf.update(
+        broker_url=settings.redis_url,
+        result_backend=settings.redis_url,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_track_started=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=_transport_options(timeout),
+        result_backend_transport_options={"socket_connect_timeout": 5},
+        result_expires=24 * 3600,
+    )
+    from dms.tasks import TASKS
+
+    for name in TASKS:
+        _register(app, name, backoff_max=min(RETRY_BACKOFF_MAX, max(1, timeout // 2)))
+    return app
+
+
+def _register(app: DmsCelery, name: str, *, backoff_max: int) -> None:
+    @app.task(
+        name=name,
+        bind=True,
+        autoretry_for=(BackendUnavailable,),
+        retry_backoff=True,
+        retry_backoff_max=backoff_max,
+        retry_jitter=True,
+        max_retries=MAX_RETRIES,
+    )
+    def task(self: Task, **kwargs: Any) -> Any:
+        return run_in_worker(app.services, name, kwargs)
+
+
+def run_worker(settings: Settings, concurrency: int = 2, loglevel: str = "INFO") -> None:
+    """Run a Celery worker in this process (prefork pool, fair scheduling) until it is stopped."""
+    app = make_celery(settings)
+    app.worker_main([
+        "worker",
+        "--pool=prefork",
+        f"--concurrency={max(1, concurrency)}",
+        "-O", "fair",
+        f"--loglevel={loglevel}",
+        f"--hostname=dms-{os.getpid()}@%h",  # several workers per host keep distinct node names
+    ])
+
+
+_default: dict[str, DmsCelery] = {}
+
+
+def __getattr__(name: str) -> DmsCelery:
+    """`celery -A dms.queue.celery_app worker`: the app from the environment, built on first access."""
+    if name != "app":
+        raise AttributeError(name)
+    if "app" not in _default:
+        _default["app"] = make_celery(Settings.from_env())
+    return _default["app"]
