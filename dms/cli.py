@@ -52,24 +52,96 @@ def serve(host: str, port: int, threads: int) -> None:
 @main.command()
 def check() -> None:
     """Report which backends are configured and whether each answers (exit 1 if one does not)."""
-    from dms.services import build_services
+    from dms import services as backends
 
-    try:
-        svc = build_services(Settings.from_env(), with_queue=True)
-    except DmsError as exc:
-        _fail(exc)
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    openers = {
+        "store": lambda: backends.open_store(settings),
+        "catalog": lambda: backends.open_catalog(settings),
+        "index": lambda: backends.open_index(settings),
+        "queue": lambda: backends.open_queue(settings, None),  # type: ignore[arg-type]
+        "archive": lambda: backends.open_archive(settings),
+    }
+    where = {
+        "store": f"S3 {settings.s3_endpoint} bucket {settings.s3_bucket}" if settings.s3_endpoint
+        else f"local {settings.data_dir / 'objects'}",
+        "catalog": backends.catalog_url(settings).split("@")[-1],
+        "index": f"OpenSearch {settings.opensearch_url} alias {settings.opensearch_index}" if settings.opensearch_url
+        else f"embedded {settings.data_dir / 'search.db'}",
+        "queue": f"Celery on Redis {settings.redis_url.split('@')[-1]}" if settings.redis_url
+        else f"in-process ({settings.workers} threads)",
+        "archive": f"S3 bucket {settings.s3_archive_bucket} (Object Lock)" if settings.s3_endpoint
+        else "none (embedded)",
+    }
     failed = False
-    descriptions = svc.describe()
-    for name, backend in svc.backends().items():
+    for name, opener in openers.items():
         try:
-            backend.ping()
+            backend = opener()
+            if backend is not None:
+                backend.ping()
             state = click.style("ok", fg="green")
         except Exception as exc:  # report every backend, whatever it raises
             failed = True
             state = click.style(f"FEHLER: {exc}", fg="red")
-        click.echo(f"{name:8} {descriptions[name]}: {state}")
-    svc.close()
+        click.echo(f"{name:8} {where[name]}: {state}")
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("-c", "--concurrency", default=2, show_default=True, type=int, help="Worker processes.")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int, loglevel: str) -> None:
+    """Run a Celery worker (needs DMS_REDIS_URL)."""
+    from dms.errors import ValidationError
+    from dms.queue.celery_app import run_worker
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        _fail(ValidationError("DMS_REDIS_URL fehlt: der Worker braucht Redis.", code="bad_config"))
+    run_worker(settings, concurrency, loglevel)
+
+
+@main.group()
+def db() -> None:
+    """The catalog schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the catalog (Alembic) to a revision."""
+    from dms.catalog import migrate
+    from dms.services import catalog_url
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"Katalog auf Revision {migrate.upgrade(catalog_url(settings), revision)}")
+
+
+@main.command("rebuild-catalog")
+def rebuild_catalog_command() -> None:
+    """Restore the (empty) catalog from the object store's sidecars alone."""
+    from dms.rebuild import planned_items, rebuild_catalog
+
+    svc = _services()
+    try:
+        with click.progressbar(length=planned_items(svc.store), label="Katalog") as bar:
+            counts = rebuild_catalog(svc.store, svc.catalog, progress=bar.update)
+    except DmsError as exc:
+        _fail(exc)
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@main.command()
+def reindex() -> None:
+    """Rebuild the search index from the catalog and the stored texts (no OCR)."""
+    from dms.rebuild import reindex as run_reindex
+
+    svc = _services()
+    with click.progressbar(length=len(svc.catalog.all_document_ids()), label="Index") as bar:
+        count = run_reindex(svc, progress=bar.update)
+    click.echo(f"{count} Dokumente indexiert")
 
 
 @main.group()

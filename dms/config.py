@@ -29,6 +29,10 @@ ENV_VARS: dict[str, str] = {
     "DMS_OPENSEARCH_INDEX": "Alias name of the search index. Default: kundenakte-documents",
     "DMS_REDIS_URL": "Redis URL of the Celery broker. Unset: in-process worker threads.",
     "DMS_WORKERS": "Worker threads of the in-process queue. Default: 2",
+    "DMS_CELERY_VISIBILITY_TIMEOUT": (
+        "Seconds until Celery delivers an unacknowledged task again (worker lost). "
+        "Must exceed the longest ingest. Default: 3600"
+    ),
     "DMS_AUTH_MODE": "'local' (no authentication, single-user laptop mode). Default: local",
 }
 
@@ -77,6 +81,7 @@ class Settings:
     opensearch_index: str = "kundenakte-documents"
     redis_url: str | None = None
     workers: int = 2
+    celery_visibility_timeout: int = 3600
     auth_mode: str = "local"
     rules: dict[str, Any] = field(default_factory=load_rules)
 
@@ -96,6 +101,7 @@ class Settings:
             "opensearch_index": env.get("DMS_OPENSEARCH_INDEX", "kundenakte-documents"),
             "redis_url": env.get("DMS_REDIS_URL") or None,
             "workers": int(env.get("DMS_WORKERS", "2")),
+            "celery_visibility_timeout": int(env.get("DMS_CELERY_VISIBILITY_TIMEOUT", "3600")),
             "auth_mode": env.get("DMS_AUTH_MODE", "local"),
             "rules": load_rules(env.get("DMS_CONFIG") or None),
         }

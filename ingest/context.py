@@ -48,13 +48,15 @@ class IngestContext:
     rendition_html: str | None = field(default=None, repr=False, compare=False)
     # Searchable PDF of a scan (page images + invisible text), the version's preview.
     searchable_pdf: bytes | None = field(default=None, repr=False, compare=False)
+    # PDF rendering of an office file (LibreOffice, optional), the version's preview.
+    preview_pdf: bytes | None = field(default=None, repr=False, compare=False)
     # The original bytes; loaded by the first stage, never serialised.
     data: bytes = field(default=b"", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable view (without the bytes), for task payloads and debugging."""
         data = asdict(self)
-        for transient in ("data", "einvoice_xml", "rendition_html", "searchable_pdf"):
+        for transient in ("data", "einvoice_xml", "rendition_html", "searchable_pdf", "preview_pdf"):
             data.pop(transient)
         if self.document_date:
             data["document_date"] = self.document_date.isoformat()

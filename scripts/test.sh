@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 bash scripts/install.sh test
+bash scripts/install-servers.sh
 echo "==> ruff"
 .venv/bin/ruff check .
 echo "==> pytest"

@@ -10,18 +10,56 @@ import pytest
 
 from dms.config import Settings
 from dms.services import Services, build_services
-from tests.live import Api, LiveServer
+from tests.live import Api, LiveServer, Worker
 
 _counter = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """`dms serve` on embedded defaults in a fresh data folder."""
-    server = LiveServer(tmp_path_factory.mktemp("live") / "data").start()
+def real_servers() -> Iterator[object]:
+    """MinIO, OpenSearch, Redis and PostgreSQL as real processes on loopback, once per session.
+
+    Started lazily by the first test that needs them; one that cannot start fails the run
+    with its log tail (never skipped). Not under pytest's tmp_path: that is 0700, and
+    OpenSearch/PostgreSQL run as an unprivileged user that must reach its data folders.
+    """
+    import shutil
+    import sys
+    import time
+
+    from tests.servers import make_base_dir, start_all
+
+    base = make_base_dir()
+    started = time.monotonic()
+    server_set = start_all(base)
+    times = ", ".join(f"{k} {v:.1f}s" for k, v in server_set.startup_seconds().items())
+    print(f"\n[servers] up in {time.monotonic() - started:.1f}s ({times}) under {base}", file=sys.stderr)
     try:
+        yield server_set
+    finally:
+        server_set.stop_all()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=["embedded", "server"])
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`dms serve` on embedded defaults, and on the real servers with a `dms worker` (Celery)."""
+    base = tmp_path_factory.mktemp(f"live-{request.param}")
+    env: dict[str, str] = {}
+    if request.param == "server":
+        from tests.server_env import isolated_env
+
+        env = isolated_env(request.getfixturevalue("real_servers").env(), "api")
+    server = LiveServer(base / "data", env=env)
+    worker = None
+    try:
+        server.start()
+        if request.param == "server":
+            worker = Worker(server.env, base / "worker.log", concurrency=2).start()
         yield server
     finally:
+        if worker is not None:
+            worker.stop()
         server.stop()
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dms.catalog.convert import customer_from_row, document_from_row, version_from_row, version_to_row
@@ -80,8 +80,12 @@ class Catalog:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
+        """One transaction; a lost database connection becomes BackendUnavailable (retryable)."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise BackendUnavailable(f"Katalog nicht erreichbar: {exc.orig}") from exc
 
     # --- customers ------------------------------------------------------------------------
 

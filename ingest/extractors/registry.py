@@ -6,12 +6,33 @@ from collections.abc import Callable
 
 from dms.config import Settings
 from ingest.context import IngestContext
+from ingest.extractors.containers import DOCX, EML, ENCRYPTED_OFFICE, MSG, ODS, ODT, XLSX
 from ingest.extractors.einvoice import XML_TYPES, extract_xml_invoice
 from ingest.extractors.images import extract_image
+from ingest.extractors.mail import extract_eml, extract_outlook_msg
+from ingest.extractors.office import (
+    extract_docx,
+    extract_odf,
+    extract_xlsx,
+    refuse_encrypted_office,
+    render_office_preview,
+)
 from ingest.extractors.pdf import extract_pdf
 from ingest.extractors.plain import extract_plain
 
 Extractor = Callable[[IngestContext, Settings], None]
+
+
+def with_office_preview(extractor: Extractor) -> Extractor:
+    """Office files also get a PDF preview where LibreOffice is installed (optional)."""
+
+    def extract(ctx: IngestContext, settings: Settings) -> None:
+        extractor(ctx, settings)
+        ctx.preview_pdf = render_office_preview(ctx)
+
+    extract.__name__ = extractor.__name__
+    return extract
+
 
 _REGISTRY: dict[str, Extractor] = {
     "application/pdf": extract_pdf,
@@ -20,6 +41,13 @@ _REGISTRY: dict[str, Extractor] = {
     "image/tiff": extract_image,
     "text/plain": extract_plain,
     **{mime: extract_xml_invoice for mime in XML_TYPES},
+    DOCX: with_office_preview(extract_docx),
+    XLSX: with_office_preview(extract_xlsx),
+    ODT: with_office_preview(extract_odf),
+    ODS: with_office_preview(extract_odf),
+    EML: extract_eml,
+    MSG: extract_outlook_msg,
+    ENCRYPTED_OFFICE: refuse_encrypted_office,
 }
 
 
@@ -32,4 +60,4 @@ def extractor_for(mime_type: str) -> Extractor | None:
 
 
 def supported_types() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(m for m in _REGISTRY if m != ENCRYPTED_OFFICE)

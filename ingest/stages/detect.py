@@ -10,6 +10,7 @@ from dms.errors import IngestError, UnsupportedType
 from dms.services import Services
 from ingest.context import IngestContext
 from ingest.extractors import extractor_for, supported_types
+from ingest.extractors.containers import DOCX, EML, ENCRYPTED_OFFICE, MSG, ODS, ODT, XLSX, refine_mime
 
 # MIME types libmagic reports under other names.
 ALIASES = {
@@ -27,6 +28,13 @@ EXTENSIONS = {
     "text/plain": {".txt", ".text", ".csv", ".log", ""},
     "text/xml": {".xml"},
     "application/xml": {".xml"},
+    DOCX: {".docx"},
+    XLSX: {".xlsx"},
+    ODT: {".odt"},
+    ODS: {".ods"},
+    EML: {".eml"},
+    MSG: {".msg"},
+    ENCRYPTED_OFFICE: {".docx", ".xlsx", ".pptx", ".docm", ".xlsm"},
 }
 
 
@@ -38,7 +46,8 @@ def sniff(data: bytes) -> str:
 def detect_type(ctx: IngestContext, services: Services) -> None:
     if not ctx.data:
         raise IngestError("Die Datei ist leer (0 Byte).", code="empty_file")
-    mime = sniff(ctx.data)
+    # containers (zip, OLE, mail headers) are told apart by looking inside, never by the name alone
+    mime = refine_mime(sniff(ctx.data), ctx.data, ctx.filename)
     ctx.mime_type = mime
     if extractor_for(mime) is None:
         raise UnsupportedType(

@@ -30,6 +30,10 @@ def extract_text(ctx: IngestContext, services: Services) -> None:
         searchable_key = keys.derivative_key(ctx.document_id, ctx.version, "searchable.pdf")
         services.store.put(searchable_key, ctx.searchable_pdf, content_type="application/pdf")
         ctx.derivatives["preview"] = changes["derivative_key"] = searchable_key
+    if ctx.preview_pdf is not None:
+        pdf_key = keys.derivative_key(ctx.document_id, ctx.version, "preview.pdf")
+        services.store.put(pdf_key, ctx.preview_pdf, content_type="application/pdf")
+        ctx.derivatives["preview"] = changes["derivative_key"] = pdf_key
     if ctx.rendition_html is not None:
         preview_key = keys.derivative_key(ctx.document_id, ctx.version, "rendition.html")
         services.store.put(preview_key, ctx.rendition_html.encode("utf-8"), content_type="text/html; charset=utf-8")

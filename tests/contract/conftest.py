@@ -4,48 +4,19 @@ Celery on Redis — real processes started by tests/servers.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.server_env import fresh_postgres_database, unique
+
 BACKENDS = ["embedded", "server"]
-
-
-@pytest.fixture(scope="session")
-def real_servers(tmp_path_factory: pytest.TempPathFactory):
-    """All real servers, started once per session; a server that cannot start fails the run."""
-    from tests.servers import start_all
-
-    server_set = start_all(tmp_path_factory.mktemp("servers"))
-    try:
-        yield server_set
-    finally:
-        server_set.stop_all()
 
 
 @pytest.fixture(scope="session")
 def server_env(real_servers) -> dict[str, str]:
     return real_servers.env()
-
-
-def fresh_postgres_database(url: str, name: str) -> str:
-    """Create an empty database next to the one in `url`; returns its URL."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    with psycopg.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password,
-        dbname=parsed.database, autocommit=True,
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(params=BACKENDS)
