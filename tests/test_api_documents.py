@@ -68,6 +68,11 @@ def test_scanned_page_is_read_by_ocr_and_filed_by_the_customer_number_in_its_tex
     assert body["class"] == "Korrespondenz"
     assert body["folder"] == "02 Korrespondenz"
     assert body["latest_version"]["mime_type"] == "image/png"
+    # the preview is the searchable PDF; the original PNG stays the version's content
+    preview = api.get(f"/documents/{document_id}/preview", params={"download": 1})
+    assert preview.headers["Content-Type"] == "application/pdf" and preview.content.startswith(b"%PDF")
+    assert "durchsuchbar" in preview.headers["Content-Disposition"]
+    assert api.get(f"/documents/{document_id}/content").content == png
     assert _folder_of(api, number, document_id) == "02 Korrespondenz"
     for query in ("Schmetterlingshaus", "Schmetterlingshäuser"):
         hits = [h for h in api.search(query, customer=number)["hits"] if h["id"] == document_id]

@@ -57,3 +57,20 @@ def test_check_reports_each_backend(tmp_path: Path) -> None:
     for line in ("store", "catalog", "index", "queue"):
         assert any(row.startswith(line) and row.endswith(": ok") for row in out.splitlines()), out
     assert "in-process" in out and "sqlite" in out
+
+
+def test_catalog_and_index_are_rebuilt_from_the_object_store_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    dms(data, "customers", "add", "Wiederaufbau GmbH")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.pdf").write_bytes(make_pdf(["Rechnung", "Kundennummer 10001", "Pflaumenkuchen"]))
+    dms(data, "ingest", str(inbox))
+    for derived in ("catalog.db", "catalog.db-wal", "catalog.db-shm", "search.db", "search.db-wal", "search.db-shm"):
+        (data / derived).unlink(missing_ok=True)
+    assert dms(data, "search", "Pflaumenkuchen").stdout.startswith("0 Treffer")
+    out = dms(data, "rebuild-catalog").stdout
+    assert "customers: 1" in out and "documents: 1" in out, out
+    assert "1 Dokumente indexiert" in dms(data, "reindex").stdout
+    found = dms(data, "search", "Pflaumenkuchen", "--customer", "10001").stdout
+    assert found.startswith("1 Treffer"), found

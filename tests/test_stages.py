@@ -222,3 +222,23 @@ def test_scanned_pdf_gets_a_searchable_derivative_and_the_original_is_untouched(
 
     meta = keys.load(services.store.get(keys.version_meta_key(document.id, 1)))
     assert meta["mime_type"] == "application/pdf" and meta["derivative_key"] == version.derivative_key
+
+
+@pytest.mark.slow
+def test_a_page_that_hangs_becomes_a_warning_not_a_stuck_document(tmp_path) -> None:
+    from dms.config import Settings
+    from dms.services import build_services
+
+    config = tmp_path / "rules.toml"
+    config.write_text("[ocr]\npage_timeout_seconds = 0.01\n", encoding="utf-8")
+    svc = build_services(
+        Settings.from_env({"DMS_DATA_DIR": str(tmp_path / "data"), "DMS_CONFIG": str(config)}), with_queue=False
+    )
+    try:
+        document = receive_document(svc, Upload(scan_image(LETTER), "scan.png"))
+        ctx = process_version(svc, document.id, 1)
+        assert ctx.status == "needs_review"  # no text, so no customer: a person looks at it
+        assert any("Zeitlimit" in w for w in ctx.warnings), ctx.warnings
+        assert svc.catalog.get_document(document.id).fields["warnings"]
+    finally:
+        svc.close()

@@ -110,6 +110,12 @@ def get_preview(document_id: str):
     version, data, mime = read_preview(svc, document_id, _version_arg())
     svc.catalog.audit(actor.name, "document.preview", "document", document_id, version=version.number)
     response = Response(data, mimetype=mime)
+    if request.args.get("download"):
+        stem = version.filename.rsplit(".", 1)[0]
+        name = f"{stem} (durchsuchbar).pdf" if mime == "application/pdf" and version.derivative_key else (
+            f"{stem}.html" if mime.startswith("text/html") else version.filename
+        )
+        response.headers["Content-Disposition"] = _content_disposition("attachment", name)
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Document-Version"] = str(version.number)
