@@ -218,6 +218,10 @@ def test_search_filters_by_customer_class_folder_and_date(api: Api) -> None:
     assert [h["id"] for h in api.search("Quarkstrudel", **{"from": "2026-01-01"})["hits"]] == [let_id]
     assert [h["id"] for h in api.search("Quarkstrudel", to="2025-12-31")["hits"]] == [inv_id]
     assert api.search("Quarkstrudel -Rechnung")["total"] == 1
+    facets = api.search("Quarkstrudel", facets="1")["facets"]
+    assert {f["value"]: f["count"] for f in facets["customer"]} == {a: 1, b: 1}
+    assert {f["value"] for f in facets["class"]} == {"Rechnung", "Korrespondenz"}
+    assert [f["value"] for f in facets["year"]] == ["2026", "2025"]
     assert api.get("/search", params={"q": "x", "from": "gestern"}).status_code == 400
 
 

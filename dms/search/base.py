@@ -64,9 +64,16 @@ class SearchHit:
 class SearchResult:
     total: int
     hits: list[SearchHit]
+    facets: dict[str, list[tuple[str, int]]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "hits": [h.to_dict() for h in self.hits]}
+        body: dict[str, Any] = {"total": self.total, "hits": [h.to_dict() for h in self.hits]}
+        if self.facets is not None:
+            body["facets"] = {
+                name: [{"value": value, "count": count} for value, count in values]
+                for name, values in self.facets.items()
+            }
+        return body
 
 
 class SearchIndex(Protocol):
@@ -75,6 +82,10 @@ class SearchIndex(Protocol):
     def delete(self, document_id: str) -> None: ...
 
     def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def facets(self, query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
+        """(value, count) per facet: customer, class, folder, year (newest first), tags."""
+        ...
 
     def clear(self) -> None: ...
 

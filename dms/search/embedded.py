@@ -154,7 +154,8 @@ class EmbeddedSearchIndex:
             params.append(query.date_to.isoformat())
         return where, params
 
-    def search(self, query: SearchQuery) -> SearchResult:
+    def _matching(self, query: SearchQuery) -> tuple[ParsedQuery, str, str, list[Any], bool]:
+        """(parsed query, FROM clause, WHERE clause, parameters, ranked?) for the documents a query matches."""
         parsed = parse_query(query.text)
         where, params = self._filters(query)
         expr = match_expression(parsed)
@@ -162,14 +163,48 @@ class EmbeddedSearchIndex:
             source = "fts JOIN entries e ON e.rowid = fts.rowid"
             where.insert(0, "fts MATCH ?")
             params.insert(0, expr)
-            score, order = "-bm25(fts, 3.0, 1.0, 0.5)", "score DESC, e.date DESC"
         else:
-            source, score, order = "entries e", "0.0", "e.date DESC, e.rowid DESC"
+            source = "entries e"
             if parsed.negative:
                 negative = " OR ".join(_clause_expr(c) for c in parsed.negative)
                 where.append("e.rowid NOT IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
                 params.append(negative)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
+        return parsed, source, clause, params, bool(expr)
+
+    def facets(self, query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
+        """(value, count) per facet — customer, class, folder, year, tags — for the query's matches."""
+        _parsed, source, clause, params = self._matching(query)[:4]
+        value_of = {
+            "customer": "e.customer_number",
+            "class": "e.document_class",
+            "folder": "e.folder",
+            "year": "substr(e.date, 1, 4)",
+        }
+        conn = self._conn()
+        out: dict[str, list[tuple[str, int]]] = {}
+        for name, expr in value_of.items():
+            order = "value DESC" if name == "year" else "n DESC, value"
+            rows = conn.execute(
+                f"SELECT {expr} AS value, count(*) AS n FROM {source}{clause} GROUP BY value"
+                f" HAVING value IS NOT NULL ORDER BY {order} LIMIT 50",
+                params,
+            ).fetchall()
+            out[name] = [(str(r["value"]), int(r["n"])) for r in rows]
+        rows = conn.execute(
+            f"SELECT t.value AS value, count(*) AS n FROM {source}, json_each(e.tags) t{clause}"
+            " GROUP BY t.value ORDER BY n DESC, value LIMIT 50",
+            params,
+        ).fetchall()
+        out["tags"] = [(str(r["value"]), int(r["n"])) for r in rows]
+        return out
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        parsed, source, clause, params, ranked = self._matching(query)
+        if ranked:
+            score, order = "-bm25(fts, 3.0, 1.0, 0.5)", "score DESC, e.date DESC"
+        else:
+            score, order = "0.0", "e.date DESC, e.rowid DESC"
         conn = self._conn()
         try:
             total = conn.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0]

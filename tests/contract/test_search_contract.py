@@ -116,3 +116,15 @@ def test_scores_rank_more_relevant_first(index) -> None:
     hits = index.search(SearchQuery(text="Marzipan")).hits
     assert [h.id for h in hits] == ["often", "once"]
     assert hits[0].score > hits[1].score
+
+
+def test_facets_count_the_matches(filled) -> None:
+    facets = filled.facets(SearchQuery(text="Häuser"))
+    assert facets["customer"] == [("10001", 1), ("10002", 1)]
+    assert facets["class"] == [("Angebot", 1), ("Korrespondenz", 1)]
+    assert facets["year"] == [("2025", 1), ("2024", 1)]
+    assert facets["tags"] == [("wichtig", 1)]
+    everything = filled.facets(SearchQuery())
+    assert everything["customer"] == [("10001", 2), ("10002", 1)]
+    assert dict(everything["folder"]) == {"04 Rechnungen": 1, "02 Korrespondenz": 1, "03 Angebote & Aufträge": 1}
+    assert filled.facets(SearchQuery(text="Häuser", customer="10002"))["class"] == [("Korrespondenz", 1)]

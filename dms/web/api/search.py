@@ -45,5 +45,7 @@ def search():
     )
     svc = services()
     result = svc.index.search(query)
+    if request.args.get("facets", "").lower() in ("1", "true", "yes"):
+        result.facets = svc.index.facets(query)
     svc.catalog.audit(actor.name, "search", "search", None, q=query.text, customer=query.customer)
     return jsonify(result.to_dict())
