@@ -19,7 +19,7 @@ from opensearchpy.exceptions import NotFoundError, TransportError
 
 from dms.errors import BackendUnavailable
 from dms.search.base import IndexEntry, SearchHit, SearchQuery, SearchResult
-from dms.search.opensearch_mapping import index_body, to_document
+from dms.search.opensearch_mapping import REFRESH_INTERVAL, index_body, to_document
 from dms.search.opensearch_query import facets_body, parse_facets, pick_highlights, search_body
 from dms.search.query import parse_query
 
@@ -96,7 +96,7 @@ class OpenSearchIndex:
             new = self._create_index(loading=True)
             try:
                 self._bulk(new, entries)
-                self._client.indices.put_settings(index=new, body={"index": {"refresh_interval": None}})
+                self._client.indices.put_settings(index=new, body={"index": {"refresh_interval": REFRESH_INTERVAL}})
                 self._client.indices.refresh(index=new)
                 actions: list[dict[str, Any]] = [{"remove": {"index": n, "alias": self.alias}} for n in old]
                 actions.append({"add": {"index": new, "alias": self.alias}})

@@ -19,8 +19,13 @@ TEXT_FIELDS = ("title", "text", "extra")  # `extra`: tags and field values, sear
 
 _WORDS = r"[^\p{L}\p{N}_]+"  # splits like Python's re `\w+` (letters, digits, underscore)
 
+# Writes wait for the next refresh (`refresh="wait_for"`): a short interval keeps time to
+# searchable and per-document write latency low (the default is 1 s).
+REFRESH_INTERVAL = "200ms"
+
 SETTINGS: dict[str, Any] = {
     "number_of_shards": 1,
+    "refresh_interval": REFRESH_INTERVAL,
     "auto_expand_replicas": "0-1",
     "max_ngram_diff": NGRAM_MAX - NGRAM_MIN,
     "analysis": {

@@ -38,7 +38,5 @@ def extract_text(ctx: IngestContext, services: Services) -> None:
         preview_key = keys.derivative_key(ctx.document_id, ctx.version, "rendition.html")
         services.store.put(preview_key, ctx.rendition_html.encode("utf-8"), content_type="text/html; charset=utf-8")
         ctx.derivatives["preview"] = changes["derivative_key"] = preview_key
-    services.catalog.update_version(ctx.document_id, ctx.version, **changes)
-    version = services.catalog.get_document(ctx.document_id).version(ctx.version)
-    if version is not None:
-        sidecars.write_version(services.store, ctx.document_id, version)
+    version = services.catalog.update_version(ctx.document_id, ctx.version, **changes)
+    sidecars.write_version(services.store, ctx.document_id, version)

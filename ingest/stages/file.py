@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dms import sidecars
 from dms.domain import DocumentStatus
 from dms.services import Services
 from ingest.context import IngestContext
@@ -37,7 +36,7 @@ def file_document(ctx: IngestContext, services: Services) -> None:
     fields = dict(ctx.fields)
     if ctx.warnings:
         fields["warnings"] = list(ctx.warnings)
-    document = services.catalog.update_document(
+    services.catalog.update_document(
         ctx.document_id,
         customer_number=ctx.customer_number,
         folder=ctx.folder,
@@ -47,4 +46,4 @@ def file_document(ctx: IngestContext, services: Services) -> None:
         classification=ctx.classification,
         document_date=ctx.document_date,
     )
-    sidecars.write_document(services.store, document)
+    # the document sidecar is written once the final status is set (pipeline runner)
