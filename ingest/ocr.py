@@ -110,16 +110,16 @@ def ocr_image(image: Image.Image, *, languages: str, dpi: int, timeout: int, pdf
         # the page image changes, so a text-only layer would no longer fit the original page
         image, pdf = straighten(image, skew), ("full" if pdf else None)
     with tempfile.TemporaryDirectory(prefix="dms-ocr-") as tmp:
-        path = Path(tmp) / "page.png"
-        image.save(path, dpi=(dpi, dpi))
+        path = Path(tmp) / "page.pnm"  # uncompressed: PNG compression costs up to a second per page
+        image.save(path)
         try:
             result = _recognise(path, languages, dpi, pdf, timeout)
             result.deskew = skew
             if result.sideways or result.words < MIN_WORDS or result.confidence < MIN_MEAN_CONFIDENCE:
                 rotation = detect_rotation(path, dpi, timeout)
                 if rotation:
-                    turned = Path(tmp) / "turned.png"
-                    image.rotate(-rotation, expand=True).save(turned, dpi=(dpi, dpi))
+                    turned = Path(tmp) / "turned.pnm"
+                    image.rotate(-rotation, expand=True).save(turned)
                     retry = _recognise(turned, languages, dpi, "full" if pdf else None, timeout)
                     if result.sideways or retry.words * retry.confidence > result.words * result.confidence:
                         retry.rotation, retry.deskew = rotation, skew

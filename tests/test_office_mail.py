@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import struct
+import sys
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -193,18 +194,88 @@ def test_eml_html_only_and_unknown_charset() -> None:
     assert "Schwarzdorn" in run(extract_eml, odd).pages[0].text
 
 
-def test_msg_text_via_extract_msg() -> None:
+def test_msg_text_via_aspose_email() -> None:
     text = run(extract_outlook_msg, make_msg()).pages[0].text
     assert "Betreff: Rückruf Bitte Tannenzapfen" in text
     assert "Stichwort Eberesche" in text
-    assert "Max Mustermann" in text and "akte@example.de" in text
+    assert "Von: Max Mustermann <max@example.de>" in text and "An: Kundenakte <akte@example.de>" in text
+    assert "Datum: 05.03.2024 08:30" in text
     assert "- vollmacht.pdf" in text
+    assert "extract_msg" not in sys.modules  # GPL: must not be used by the product
 
 
 def test_msg_without_plain_body_uses_the_html_body() -> None:
     message = mapi.MapiMessage.create("Nur HTML", "")
     message.body_html = "<html><body><p>Faulbaum&nbsp;<b>Hasel</b></p></body></html>"
     assert "Faulbaum Hasel" in run(extract_outlook_msg, message.to_bytes()).pages[0].text
+    legacy = mapi.MapiMessage.create("HTML in cp1252", "")
+    legacy.set_property(0x1013, mapi.PropertyTypeCode.PTYP_BINARY, "<p>Grüße aus Köln</p>".encode("cp1252"))
+    legacy.set_property(0x3FDE, mapi.PropertyTypeCode.PTYP_INTEGER32, 1252)  # PR_INTERNET_CPID
+    assert "Grüße aus Köln" in run(extract_outlook_msg, legacy.to_bytes()).pages[0].text
+
+
+def test_msg_headers_prefer_smtp_and_fall_back_to_display_properties() -> None:
+    exchange = mapi.MapiMessage.create("Intern", "Text")
+    exchange.set_property(mapi.PropertyId.SENDER_NAME, "Max Mustermann")
+    exchange.set_property(mapi.PropertyId.SENDER_EMAIL_ADDRESS, "/O=EXCHANGELABS/OU=EXCHANGE/CN=RECIPIENTS/CN=MAX")
+    exchange.set_property(0x5D01, mapi.PropertyTypeCode.PTYP_STRING, "max@example.de")  # PR_SENDER_SMTP_ADDRESS
+    recipient = exchange.add_recipient("/O=EXCHANGELABS/OU=EXCHANGE/CN=RECIPIENTS/CN=AKTE", display_name="Akte")
+    recipient.set_property(0x39FE, mapi.PropertyTypeCode.PTYP_STRING, "akte@example.de")  # PR_SMTP_ADDRESS
+    text = run(extract_outlook_msg, exchange.to_bytes()).pages[0].text
+    assert "Von: Max Mustermann <max@example.de>" in text and "An: Akte <akte@example.de>" in text
+    assert "EXCHANGELABS" not in text
+    names_only = mapi.MapiMessage.create("Nur Namen", "Text")
+    names_only.set_property(mapi.PropertyId.SENDER_NAME, "Erika Müller")
+    names_only.set_property(mapi.PropertyId.DISPLAY_TO, "Kundenakte; Sachbearbeitung")
+    names_only.set_property(0x0039, mapi.PropertyTypeCode.PTYP_TIME, datetime(2024, 3, 5, 8, 30, tzinfo=UTC))
+    text = run(extract_outlook_msg, names_only.to_bytes()).pages[0].text
+    assert "Von: Erika Müller\nAn: Kundenakte; Sachbearbeitung\nDatum: 05.03.2024 08:30\nBetreff: Nur Namen" in text
+
+
+def test_msg_attachments_are_listed_without_converting_their_content() -> None:
+    inner = mapi.MapiMessage.create("Ebene 0", "innen")
+    for level in range(1, 60):  # converted recursively, each level would grow the next by a third
+        outer = mapi.MapiMessage.create(f"Ebene {level}", "außen")
+        outer.add_embedded_message_attachment(inner)
+        inner = outer
+    inner.add_attachment("", b"ohne Namen")
+    text = run(extract_outlook_msg, inner.to_bytes()).pages[0].text
+    assert text.endswith("Anhänge:\n- Ebene 58.msg\n- (ohne Namen, application/octet-stream)")
+    assert "innen" not in text
+
+
+def test_msg_with_only_rtf_text_warns() -> None:
+    message = mapi.MapiMessage.create("Nur RTF", "")
+    message.set_property(0x1009, mapi.PropertyTypeCode.PTYP_BINARY, b"\x00" * 16)  # PR_RTF_COMPRESSED
+    ctx = run(extract_outlook_msg, message.to_bytes())
+    assert ctx.pages[0].text == "Betreff: Nur RTF" and any("RTF" in warning for warning in ctx.warnings)
+
+
+def _directory_entry(data: bytes, name: str) -> int:
+    """Offset of the CFB directory entry (128 bytes, UTF-16 name first) with this name."""
+    offset = data.find(name.encode("utf-16-le") + b"\x00\x00")
+    assert offset > 0 and offset % 128 == 0, name
+    return offset
+
+
+def test_msg_directory_bombs_are_corrupt_documents() -> None:
+    message = mapi.MapiMessage.create("Bombe", "Text")
+    message.add_recipient("akte@example.de")
+    message.add_attachment("gross.bin", bytes(range(256)) * 400)
+    data = message.to_bytes()
+    # A storage sharing another's subtree: the reader would walk (and read) it twice, or forever in a cycle.
+    shared = bytearray(data)
+    recipient = _directory_entry(data, "__recip_version1.0_#00000000")
+    attachment = _directory_entry(data, "__attach_version1.0_#00000000")
+    shared[attachment + 76:attachment + 80] = data[recipient + 76:recipient + 80]  # child id
+    # Small streams pointed at the big attachment's sector chain: every one would be read in full.
+    amplified = bytearray(data)
+    big = _directory_entry(data, "__substg1.0_37010102")
+    for name in ("__substg1.0_0037001F", "__substg1.0_1000001F"):  # subject, body
+        entry = _directory_entry(data, name)
+        amplified[entry + 116:entry + 128] = data[big + 116:big + 128]  # start sector, size
+    for hostile in (shared, amplified):
+        assert refused(extract_outlook_msg, bytes(hostile)) == "corrupt_document"
 
 
 @pytest.mark.parametrize(

@@ -220,7 +220,8 @@ def _decode_html(data: bytes, codepage: object) -> str:
 def _prepare(item: mapi.MapiMessage) -> None:
     """Fix up what `to_email_message` would get wrong for indexing: decode the HTML body by its code page
     (the library assumes UTF-8), prefer SMTP over Exchange (X.500) addresses, name unnamed attachments and
-    drop the attachment bytes (only the names are indexed; this spares base64-encoding them)."""
+    drop attachment contents: only the names are indexed, and converting embedded messages recursively
+    (each level base64-encoded into the next) grows exponentially with the nesting depth."""
     properties = item.properties
     html = properties.get(_BODY_HTML, _BINARY)
     if html is not None and isinstance(html.value, bytes) and properties.get(_BODY_HTML, _STRING) is None:
@@ -243,8 +244,7 @@ def _prepare(item: mapi.MapiMessage) -> None:
         if not name and embedded is not None and embedded.subject:
             name = f"{embedded.subject}.msg"
         attachment.filename = _CONTROL.sub(" ", name or "").strip() or None
-        if embedded is not None:
-            _prepare(embedded)
+        attachment.embedded_message = None  # still listed: `attach_method` keeps it a message/rfc822 part
 
 
 def _msg_fallback(item: mapi.MapiMessage) -> dict[str, str]:
