@@ -12,6 +12,7 @@ from dms import sidecars
 from dms.catalog.catalog import utcnow
 from dms.domain import Document, DocumentStatus, Source, Version
 from dms.errors import DuplicateDocument, NotFound, PayloadTooLarge, ValidationError
+from dms.search.entries import entry_for
 from dms.services import Services
 from dms.storage import keys
 
@@ -159,30 +160,13 @@ def read_content(services: Services, document_id: str, number: int | None = None
 
 def reindex_document(services: Services, document_id: str) -> bool:
     """Index the latest version again from its stored text (no OCR). False when it has no text yet."""
-    from dms.search import IndexEntry
-
     document = services.catalog.get_document(document_id)
     latest = document.latest
     if latest is None or not latest.text_key or document.status not in ("filed", "needs_review"):
         services.index.delete(document_id)
         return False
     text = services.store.get(latest.text_key).decode("utf-8")
-    services.index.index(
-        IndexEntry(
-            id=document.id,
-            customer_number=document.customer_number,
-            title=document.title,
-            document_class=document.document_class,
-            folder=document.folder,
-            text=text,
-            tags=document.tags,
-            date=document.document_date or (document.created_at.date() if document.created_at else None),
-            version=latest.number,
-            filename=latest.filename,
-            status=document.status,
-            fields={k: v for k, v in document.fields.items() if isinstance(v, str)},
-        )
-    )
+    services.index.index(entry_for(document, text, version=latest.number, filename=latest.filename))
     return True
 
 

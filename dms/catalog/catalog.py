@@ -6,10 +6,13 @@ Methods take and return domain records, never ORM rows.
 
 from __future__ import annotations
 
+import random
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event, func, insert, select, text,
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dms.catalog.convert import customer_from_row, document_from_row, version_from_row, version_to_row
+from dms.catalog.convert import customer_from_row, document_from_row, document_to_row, version_from_row, version_to_row
 from dms.catalog.models import AuditRow, Base, CustomerRow, DocumentEventRow, DocumentRow, VersionRow
 from dms.domain import (
     Customer,
@@ -122,7 +125,7 @@ class Catalog:
             number = str(number).strip()
             if not NUMBER_RE.match(number):
                 raise ValidationError(f"Ungültige Kundennummer {number!r}.", field="number")
-        for _attempt in range(5):
+        for attempt in range(20):  # concurrent creators race for the same next number: retry with jitter
             candidate = number or self.next_customer_number(first_number)
             row = CustomerRow(
                 id=customer_id or str(uuid.uuid4()),
@@ -143,6 +146,7 @@ class Catalog:
                     raise Conflict(
                         f"Die Kundennummer {number} ist bereits vergeben.", code="customer_exists", number=number
                     ) from exc
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         raise Conflict("Keine freie Kundennummer gefunden, bitte erneut versuchen.")
 
     def get_customer(self, number: str) -> Customer:
@@ -201,24 +205,8 @@ class Catalog:
     def create_document(self, doc: Document, version: Version) -> Document:
         now = utcnow()
         with self.session() as s:
-            row = DocumentRow(
-                id=doc.id,
-                customer_id=self._customer_id(s, doc.customer_number),
-                folder=doc.folder,
-                document_class=doc.document_class,
-                title=doc.title,
-                source=doc.source,
-                status=doc.status,
-                status_reason=doc.status_reason,
-                tags=list(doc.tags),
-                fields=dict(doc.fields),
-                classification=dict(doc.classification),
-                document_date=doc.document_date,
-                created_at=doc.created_at or now,
-                updated_at=doc.updated_at or now,
-            )
-            row.versions.append(version_to_row(version))
-            s.add(row)
+            draft = replace(doc, versions=[version])
+            s.add(document_to_row(draft, self._customer_id(s, doc.customer_number), now))
             s.flush()
             s.add(DocumentEventRow(document_id=doc.id, at=now, stage="store_original", status=doc.status))
         return self.get_document(doc.id)

@@ -78,3 +78,26 @@ def document_from_row(row: DocumentRow) -> Document:
         updated_at=aware(row.updated_at),
         versions=[version_from_row(v) for v in row.versions],
     )
+
+
+def document_to_row(document: Document, customer_id: str | None, now: datetime) -> DocumentRow:
+    """A new row for `document` with all its versions; missing times become `now`."""
+    row = DocumentRow(
+        id=document.id,
+        customer_id=customer_id,
+        folder=document.folder,
+        document_class=document.document_class,
+        title=document.title,
+        source=document.source,
+        status=document.status,
+        status_reason=document.status_reason,
+        tags=list(document.tags),
+        fields=dict(document.fields),
+        classification=dict(document.classification),
+        document_date=document.document_date,
+        created_at=document.created_at or now,
+        updated_at=document.updated_at or document.created_at or now,
+    )
+    for version in sorted(document.versions, key=lambda v: v.number):
+        row.versions.append(version_to_row(version))
+    return row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from dms.catalog.catalog import Catalog, utcnow
-from dms.catalog.convert import version_to_row
+from dms.catalog.convert import document_to_row
 from dms.catalog.models import CustomerRow, DocumentEventRow, DocumentRow
 from dms.domain import Document
 from dms.errors import Conflict, NotFound
@@ -22,24 +22,7 @@ def restore_document(catalog: Catalog, document: Document) -> None:
             if customer_id is None:
                 raise NotFound(f"Kunde {document.customer_number} existiert nicht.", code="customer_not_found")
         now = utcnow()
-        row = DocumentRow(
-            id=document.id,
-            customer_id=customer_id,
-            folder=document.folder,
-            document_class=document.document_class,
-            title=document.title,
-            source=document.source,
-            status=document.status,
-            status_reason=document.status_reason,
-            tags=list(document.tags),
-            fields=dict(document.fields),
-            classification=dict(document.classification),
-            document_date=document.document_date,
-            created_at=document.created_at or now,
-            updated_at=document.updated_at or document.created_at or now,
-        )
-        for version in sorted(document.versions, key=lambda v: v.number):
-            row.versions.append(version_to_row(version))
+        row = document_to_row(document, customer_id, now)
         s.add(row)
         s.flush()
         s.add(
