@@ -31,6 +31,8 @@ def main(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -52,6 +54,8 @@ def serve(host: str, port: int, threads: int) -> None:
 @main.command()
 def check() -> None:
     """Report which backends are configured and whether each answers (exit 1 if one does not)."""
+    from sqlalchemy.engine import make_url
+
     from dms import services as backends
 
     settings = Settings.from_env()
@@ -66,7 +70,7 @@ def check() -> None:
     where = {
         "store": f"S3 {settings.s3_endpoint} bucket {settings.s3_bucket}" if settings.s3_endpoint
         else f"local {settings.data_dir / 'objects'}",
-        "catalog": backends.catalog_url(settings).split("@")[-1],
+        "catalog": make_url(backends.catalog_url(settings)).render_as_string(hide_password=True),
         "index": f"OpenSearch {settings.opensearch_url} alias {settings.opensearch_index}" if settings.opensearch_url
         else f"embedded {settings.data_dir / 'search.db'}",
         "queue": f"Celery on Redis {settings.redis_url.split('@')[-1]}" if settings.redis_url

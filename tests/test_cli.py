@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.docgen import make_pdf
 
 
@@ -74,3 +76,24 @@ def test_catalog_and_index_are_rebuilt_from_the_object_store_alone(tmp_path: Pat
     assert "1 Dokumente indexiert" in dms(data, "reindex").stdout
     found = dms(data, "search", "Pflaumenkuchen", "--customer", "10001").stdout
     assert found.startswith("1 Treffer"), found
+
+
+@pytest.mark.servers
+def test_check_reports_the_real_servers(tmp_path: Path, real_servers) -> None:
+    from tests.server_env import isolated_env
+
+    env = isolated_env(real_servers.env(), "check")
+    result = subprocess.run(
+        [sys.executable, "-m", "dms.cli", "check"], env={**os.environ, **env, "DMS_DATA_DIR": str(tmp_path)},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for name, where in (("store", "S3"), ("catalog", "postgresql"), ("index", "OpenSearch"), ("queue", "Celery"),
+                        ("archive", "Object Lock")):
+        assert any(row.startswith(name) and where in row and row.endswith(": ok") for row in lines), result.stdout
+    # a backend that does not answer is reported, with exit code 1
+    down = {**env, "DMS_OPENSEARCH_URL": "http://127.0.0.1:9", "DMS_DATA_DIR": str(tmp_path)}
+    failed = subprocess.run([sys.executable, "-m", "dms.cli", "check"], env={**os.environ, **down},
+                            capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1 and "FEHLER" in failed.stdout
