@@ -34,6 +34,7 @@ ENV_VARS: dict[str, str] = {
         "Must exceed the longest ingest. Default: 3600"
     ),
     "DMS_AUTH_MODE": "'local' (no authentication, single-user laptop mode). Default: local",
+    "DMS_WORK_DIR": "Scratch folder of ingest attempts (OCR pages etc.). Default: DMS_DATA_DIR/work",
 }
 
 
@@ -83,6 +84,7 @@ class Settings:
     workers: int = 2
     celery_visibility_timeout: int = 3600
     auth_mode: str = "local"
+    work_root: Path | None = None
     rules: dict[str, Any] = field(default_factory=load_rules)
 
     @classmethod
@@ -103,6 +105,7 @@ class Settings:
             "workers": int(env.get("DMS_WORKERS", "2")),
             "celery_visibility_timeout": int(env.get("DMS_CELERY_VISIBILITY_TIMEOUT", "3600")),
             "auth_mode": env.get("DMS_AUTH_MODE", "local"),
+            "work_root": Path(env["DMS_WORK_DIR"]) if env.get("DMS_WORK_DIR") else None,
             "rules": load_rules(env.get("DMS_CONFIG") or None),
         }
         values.update(overrides)
@@ -156,6 +159,15 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.rules["ingest"]["max_upload_mb"]) * 1024 * 1024
+
+    def limit(self, section: str, key: str) -> int:
+        """An integer limit from the configuration, e.g. limit("search", "max_terms")."""
+        return int(self.rules[section][key])
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space of ingest attempts (one folder per attempt, removed afterwards)."""
+        return self.work_root or self.data_dir / "work"
 
     @property
     def retention_years(self) -> dict[str, int]:

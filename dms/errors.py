@@ -73,3 +73,17 @@ class BackendUnavailable(DmsError):
 
     code = "backend_unavailable"
     http_status = 503
+
+
+class ServiceBusy(DmsError):
+    """Too much work of one kind at once (e.g. searches); the client may try again shortly."""
+
+    code = "busy"
+    http_status = 503
+
+
+class SearchTimeout(DmsError):
+    """A query ran longer than the configured time limit and was stopped."""
+
+    code = "search_timeout"
+    http_status = 503

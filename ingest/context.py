@@ -42,6 +42,12 @@ class IngestContext:
     warnings: list[str] = field(default_factory=list)
     derivatives: dict[str, str] = field(default_factory=dict)
     is_latest: bool = True
+    # Scratch folder of this attempt (OCR pages, conversions); removed when the attempt ends.
+    workdir: str | None = None
+    # Which attempt this is (counted durably before the stages run).
+    attempt: int = 1
+    # When reading must stop (time.monotonic() deadline of the per-document time budget).
+    deadline: float | None = None
     # E-invoice data (fields, syntax, origin) when the document is or carries one.
     einvoice: dict[str, Any] | None = None
     einvoice_xml: bytes | None = field(default=None, repr=False, compare=False)

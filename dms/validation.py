@@ -1,0 +1,120 @@
+"""Field validation in one place: every text a user, a mail or a file sends us passes here.
+
+Types are checked (a name is a string, never a stringified object), text is Unicode NFC,
+control characters and bidi overrides are removed, lengths are capped, and file names never
+carry path separators or `..`. Entry points (API, CLI, mail gateway, ingest) call these
+functions; they raise `ValidationError` with the field name and a short quote of the input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import PurePath
+from typing import Any
+
+from dms.errors import ValidationError
+
+MAX_NAME = 200
+MAX_TITLE = 300
+MAX_TAG = 64
+MAX_TAGS = 50
+MAX_FILENAME = 255
+MAX_COMMENT = 2000
+MAX_NUMBER = 32
+QUOTE = 40  # characters of a bad input quoted back in an error message
+
+# C0/C1 controls (tab and newline are handled per field), DEL, and the bidi embedding,
+# override and isolate characters that make "rechnung\u202efdp.exe" look like a PDF.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BIDI = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
+_WHITESPACE = re.compile(r"\s+")
+_PATH_CHARS = re.compile(r"[/\\:*?\"<>|]")
+
+
+def quote(value: object, length: int = QUOTE) -> str:
+    """A short, printable prefix of a (possibly huge or hostile) input for error messages."""
+    text = value if isinstance(value, str) else repr(value)
+    text = _BIDI.sub("", _CONTROL.sub("?", text.encode("utf-8", "replace").decode("utf-8")))
+    return text if len(text) <= length else text[:length] + "…"
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """NFC, without control and bidi characters; single-line text also has its whitespace folded."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates from JSON "\ud800"
+        raise ValidationError("Der Text enthält ungültige Unicode-Zeichen.", code="invalid_unicode") from exc
+    text = unicodedata.normalize("NFC", value)
+    text = _BIDI.sub("", text)
+    if multiline:
+        text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\t", " "))
+        return text.strip()
+    text = _CONTROL.sub("", text.replace("\t", " ").replace("\n", " ").replace("\r", " "))
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def text_field(
+    value: Any,
+    field: str,
+    *,
+    max_length: int,
+    required: bool = False,
+    multiline: bool = False,
+) -> str | None:
+    """A text field of a request: must be a string (or None/absent when not required)."""
+    if value is None:
+        if required:
+            raise ValidationError(f"{field} fehlt.", field=field)
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} muss ein Text sein, nicht {type(value).__name__}.", field=field)
+    text = clean_text(value, multiline=multiline)
+    if not text:
+        if required:
+            raise ValidationError(f"{field} darf nicht leer sein.", field=field)
+        return None
+    if len(text) > max_length:
+        raise ValidationError(
+            f"{field} ist zu lang ({len(text)} Zeichen, höchstens {max_length}): {quote(text)!r}",
+            code="too_long",
+            field=field,
+        )
+    return text
+
+
+def tags_field(value: Any, field: str = "tags") -> list[str]:
+    """A list of tags: strings, each cleaned and at most MAX_TAG long, at most MAX_TAGS, no duplicates."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        raise ValidationError(f"{field} muss eine Liste von Texten sein.", field=field)
+    tags: list[str] = []
+    for item in value:
+        tag = text_field(item, field, max_length=MAX_TAG)
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(f"Höchstens {MAX_TAGS} Schlagworte.", code="too_long", field=field)
+    return tags
+
+
+def safe_filename(name: str | None, default: str = "unbenannt") -> str:
+    """A file name fit for storing and for Content-Disposition: the last path part, cleaned,
+    without path separators, `..`, control or bidi characters, at most MAX_FILENAME characters
+    (the extension is kept when shortening). Never raises."""
+    if not isinstance(name, str):
+        return default
+    text = name.encode("utf-8", "replace").decode("utf-8")
+    text = clean_text(text.replace("\\", "/"))
+    base = PurePath(text).name if "/" in text else text
+    base = _PATH_CHARS.sub("_", base).strip(" .")
+    if not base or set(base) <= {".", "_"}:
+        return default
+    if len(base) > MAX_FILENAME:
+        stem, dot, ext = base.rpartition(".")
+        keep_ext = bool(dot) and 0 < len(ext) <= 16
+        base = stem[: MAX_FILENAME - len(ext) - 1] + "." + ext if keep_ext else base[:MAX_FILENAME]
+    return base
