@@ -6,12 +6,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
 COPY dms ./dms
 COPY ingest ./ingest
 COPY classifiers ./classifiers
 COPY retention ./retention
 COPY mail_gateway ./mail_gateway
-RUN pip install --no-cache-dir ".[scale]" && useradd --system --uid 10001 kundenakte
+RUN pip install --no-cache-dir -c requirements/scale.txt ".[scale]" && useradd --system --uid 10001 kundenakte
 USER kundenakte
 EXPOSE 8000
 CMD ["dms", "serve", "--host", "0.0.0.0", "--port", "8000"]

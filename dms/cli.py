@@ -48,7 +48,9 @@ def serve(host: str, port: int, threads: int) -> None:
     settings = Settings.from_env()
     app = create_app(settings)
     click.echo(f"Kundenakte läuft auf http://{host}:{port}/ (Daten: {settings.data_dir.resolve()})")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="kundenakte")
+    # bodies beyond the upload limit are refused by waitress before they are spooled
+    max_body = app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024
+    waitress_serve(app, host=host, port=port, threads=threads, ident="kundenakte", max_request_body_size=max_body)
 
 
 @main.command()
@@ -162,11 +164,17 @@ def customers() -> None:
 def customers_add(name: str, number: str | None, kind: str, status: str, tags: tuple[str, ...]) -> None:
     """Create a customer and its file."""
     from dms import sidecars
+    from dms.validation import customer_input
 
     svc = _services()
     try:
+        body: dict[str, object] = {"name": name, "kind": kind, "status": status, "tags": list(tags)}
+        if number is not None:
+            body["number"] = number
+        values = customer_input(body)
         customer = svc.catalog.create_customer(
-            name, number=number, kind=kind, status=status, tags=list(tags),
+            values["name"], number=values.get("number"), kind=values["kind"], status=values["status"],
+            tags=values.get("tags", []),
             folders=svc.settings.folder_template, first_number=svc.settings.first_customer_number,
         )
     except DmsError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -15,9 +14,9 @@ from dms.errors import DuplicateDocument, NotFound, PayloadTooLarge, ValidationE
 from dms.search.entries import entry_for
 from dms.services import Services
 from dms.storage import keys
+from dms.validation import safe_filename
 
 INGEST_TASK = "ingest.process"
-_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
 @dataclass
@@ -35,9 +34,8 @@ class Upload:
 
 
 def clean_filename(name: str | None) -> str:
-    base = PurePath((name or "").replace("\\", "/")).name
-    base = _UNSAFE_CHARS.sub("_", base).strip() or "unbenannt"
-    return base[:255]
+    """The stored file name: no path parts, `..`, control or bidi characters (see dms.validation)."""
+    return safe_filename(name)
 
 
 def _check_size(services: Services, upload: Upload) -> None:

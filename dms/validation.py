@@ -118,3 +118,58 @@ def safe_filename(name: str | None, default: str = "unbenannt") -> str:
         keep_ext = bool(dot) and 0 < len(ext) <= 16
         base = stem[: MAX_FILENAME - len(ext) - 1] + "." + ext if keep_ext else base[:MAX_FILENAME]
     return base
+
+
+# --- inputs of the use cases (API, CLI and later entry points share these) -----------------
+
+_CUSTOMER_FIELDS = {"name", "number", "kind", "status", "tags"}
+_DOCUMENT_FIELDS = {"customer_number", "document_class", "folder", "title", "tags"}
+
+
+def _unknown(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValidationError(f"Unbekannte oder nicht änderbare Felder: {quote(', '.join(unknown))}.")
+
+
+def number_field(value: Any, field: str) -> str | None:
+    """A customer number: text (an integer is accepted as written), at most MAX_NUMBER characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return text_field(value, field, max_length=MAX_NUMBER)
+
+
+def customer_input(body: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """Validated customer fields; `partial` for a change (only the given fields)."""
+    _unknown(body, _CUSTOMER_FIELDS if not partial else _CUSTOMER_FIELDS - {"number"})
+    values: dict[str, Any] = {}
+    if not partial or "name" in body:
+        values["name"] = text_field(body.get("name"), "name", max_length=MAX_NAME, required=True)
+    if "number" in body and not partial:
+        values["number"] = number_field(body["number"], "number")
+    for key in ("kind", "status"):
+        if key in body:
+            value = text_field(body[key], key, max_length=32, required=partial)
+            if value is not None:
+                values[key] = value
+    if "tags" in body:
+        values["tags"] = tags_field(body["tags"])
+    return values
+
+
+def document_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """Validated fields of filing a document by hand (`class` is accepted for `document_class`)."""
+    body = {("document_class" if k == "class" else k): v for k, v in body.items()}
+    _unknown(body, _DOCUMENT_FIELDS)
+    changes: dict[str, Any] = {}
+    if "customer_number" in body:
+        changes["customer_number"] = number_field(body["customer_number"], "customer_number")
+    if "document_class" in body:
+        changes["document_class"] = text_field(body["document_class"], "document_class", max_length=64)
+    if "folder" in body:
+        changes["folder"] = text_field(body["folder"], "folder", max_length=200)
+    if "title" in body:
+        changes["title"] = text_field(body["title"], "title", max_length=MAX_TITLE, required=True)
+    if "tags" in body:
+        changes["tags"] = tags_field(body["tags"])
+    return changes

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Kundenakte needs on Debian (run as root): system packages and a Python
 # virtualenv in .venv with the project. Idempotent and cheap when everything is there.
-#   scripts/install.sh          runtime only
-#   scripts/install.sh test     runtime + test and scale-out dependencies
+#   scripts/install.sh          runtime only (embedded defaults)
+#   scripts/install.sh scale    runtime + clients of the scale-out servers
+#   scripts/install.sh test     runtime + scale-out clients + test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -26,15 +27,23 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   python3 -m venv .venv
 fi
-extras=""
-[ "$mode" = "test" ] && extras="[scale,test]"
-hash="$(sha256sum pyproject.toml | cut -c1-16)"
+# Pinned sets from requirements/ (refresh: bash scripts/lock.sh); wheels are cached outside the
+# checkout (~/.cache/kundenakte/uv), so a fresh .venv installs in seconds.
+case "$mode" in
+  run) extras="" ;;
+  scale) extras="[scale]" ;;
+  test) extras="[scale,test]" ;;
+  *) echo "usage: scripts/install.sh [run|scale|test]" >&2; exit 2 ;;
+esac
+lock="requirements/${mode}.txt"
+hash="$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16)"
 stamp=".venv/.installed-${hash}-${mode}"
-# a test install includes everything a run install has
-if [ ! -f "$stamp" ] && ! { [ "$mode" = "run" ] && [ -f ".venv/.installed-${hash}-test" ]; }; then
-  echo "==> pip install -e .${extras}"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".${extras}"
+if [ ! -f "$stamp" ]; then
+  uv="$(bash scripts/uv.sh)"
+  export UV_CACHE_DIR="${UV_CACHE_DIR:-${KUNDENAKTE_CACHE:-$HOME/.cache/kundenakte}/uv}"
+  echo "==> installing .${extras} pinned by ${lock}"
+  "$uv" pip install --quiet --python .venv/bin/python -c "$lock" -e ".${extras}"
+  rm -f .venv/.installed-*
   touch "$stamp"
 fi
 echo "==> installed ($(.venv/bin/python --version), tesseract $(tesseract --version 2>&1 | head -n1 | cut -d' ' -f2))"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, Response
 
 from dms.config import Settings
 from dms.services import Services, build_services
@@ -30,7 +30,17 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["dms"] = services
 
     from dms.web.api import api_bp
+    from dms.web.body import limit_body_size
 
+    limit_body_size(app)
     app.register_blueprint(api_bp)
     register_error_handlers(app)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        # never let a browser guess a type: a stored file must not turn into a page
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
     return app

@@ -239,5 +239,20 @@ def test_audit_entries_are_kept_in_order(catalog: Catalog) -> None:
     assert catalog.audit_entries("customer", "d-1") == []
 
 
-def test_ping_answers(catalog: Catalog) -> None:
-    catalog.ping()
+def test_ping_answers_and_reports_an_unreachable_catalog(catalog: Catalog, backend: str, tmp_path) -> None:
+    assert catalog.ping() is None  # reachable: answers without raising
+    from sqlalchemy.engine import make_url
+
+    from dms.errors import BackendUnavailable
+    from tests.live import free_port
+
+    if backend == "embedded":
+        unreachable = f"sqlite:///{tmp_path / 'no-such-folder' / 'catalog.db'}"
+    else:
+        unreachable = make_url(str(catalog.engine.url)).set(port=free_port()).render_as_string(hide_password=False)
+    dead = Catalog(unreachable)
+    try:
+        with pytest.raises(BackendUnavailable):
+            dead.ping()
+    finally:
+        dead.close()

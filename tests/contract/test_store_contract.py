@@ -54,5 +54,25 @@ def test_keys_cannot_escape_the_store(store) -> None:
         store.put("../outside", b"x")
 
 
-def test_ping_answers(store) -> None:
-    store.ping()
+def test_ping_answers_and_reports_an_unusable_store(store, backend: str, request) -> None:
+    import shutil
+
+    from dms.errors import BackendUnavailable
+
+    assert store.ping() is None  # usable: answers without raising
+    if backend == "embedded":
+        shutil.rmtree(store.root)  # the storage folder is gone (unmounted disk)
+        unusable = [store]
+    else:
+        from dms.storage.s3 import S3ObjectStore
+        from tests.live import free_port
+
+        env = request.getfixturevalue("server_env")
+        keys = {"access_key": env["DMS_S3_ACCESS_KEY"], "secret_key": env["DMS_S3_SECRET_KEY"]}
+        unusable = [
+            S3ObjectStore(endpoint=env["DMS_S3_ENDPOINT"], bucket=store.bucket + "-missing", **keys),
+            S3ObjectStore(endpoint=f"http://127.0.0.1:{free_port()}", bucket=store.bucket, **keys),
+        ]
+    for gone in unusable:
+        with pytest.raises(BackendUnavailable):
+            gone.ping()

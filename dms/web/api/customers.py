@@ -4,42 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import jsonify
 
 from dms import sidecars
 from dms.domain import CustomerKind, CustomerStatus
-from dms.errors import ValidationError
+from dms.validation import customer_input
 from dms.web.api import api_bp, services
 from dms.web.auth import require
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("Erwartet wird ein JSON-Objekt im Anfragetext.")
-    return body
-
-
-def _tags(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise ValidationError("tags muss eine Liste von Texten sein.", field="tags")
-    return [t.strip() for t in value if t.strip()]
+from dms.web.body import json_object
+from dms.web.params import int_arg, str_arg
 
 
 @api_bp.post("/customers")
 def create_customer():
     actor = require("customers:write")
-    body = _json_body()
+    values = customer_input(json_object())
     svc = services()
-    number = body.get("number")
     customer = svc.catalog.create_customer(
-        str(body.get("name") or ""),
-        number=str(number) if number not in (None, "") else None,
-        kind=str(body.get("kind") or CustomerKind.LEGAL),
-        status=str(body.get("status") or CustomerStatus.CUSTOMER),
-        tags=_tags(body.get("tags")),
+        values["name"],
+        number=values.get("number"),
+        kind=values.get("kind") or CustomerKind.LEGAL,
+        status=values.get("status") or CustomerStatus.CUSTOMER,
+        tags=values.get("tags", []),
         folders=svc.settings.folder_template,
         first_number=svc.settings.first_customer_number,
     )
@@ -51,8 +37,11 @@ def create_customer():
 @api_bp.get("/customers")
 def list_customers():
     require("customers:read")
-    limit = min(int(request.args.get("limit", 100)), 1000)
-    customers = services().catalog.list_customers(request.args.get("q"), limit=limit)
+    customers = services().catalog.list_customers(
+        str_arg("q"),
+        limit=int_arg("limit", 100, minimum=1, maximum=1000),
+        offset=int_arg("offset", 0, maximum=1_000_000),
+    )
     return jsonify({"customers": [c.to_dict() for c in customers]})
 
 
@@ -75,10 +64,7 @@ def get_customer(number: str):
 @api_bp.patch("/customers/<number>")
 def update_customer(number: str):
     actor = require("customers:write")
-    body = _json_body()
-    changes = {k: body[k] for k in ("name", "kind", "status") if k in body}
-    if "tags" in body:
-        changes["tags"] = _tags(body["tags"])
+    changes = customer_input(json_object(), partial=True)
     svc = services()
     customer = svc.catalog.update_customer(number, **changes)
     sidecars.write_customer(svc.store, customer)

@@ -6,34 +6,41 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from dms import validation as v
 from dms.documents import Upload, read_content, read_preview, receive_document, receive_version, refile
-from dms.domain import Source
+from dms.domain import DocumentStatus, Source
 from dms.errors import ValidationError
 from dms.web.api import api_bp, services
 from dms.web.auth import require
+from dms.web.body import json_object
+from dms.web.params import bool_arg, choice_arg, int_arg, str_arg
+
+# Shown inline by a browser; everything else is served as a download (attachment), so a stored
+# HTML/SVG/XML file can never run script on our origin.
+INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
+CONTENT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
 
 
-def _form(name: str) -> str | None:
-    value = request.form.get(name)
-    return value.strip() if value and value.strip() else None
+def _form(name: str, max_length: int = 200, *, multiline: bool = False) -> str | None:
+    return v.text_field(request.form.get(name), name, max_length=max_length, multiline=multiline)
 
 
 def _upload_from_request(actor: str) -> Upload:
     file = request.files.get("file")
     if file is None:
         raise ValidationError("Es fehlt die Datei (Formularfeld 'file').", field="file")
-    tags = [t.strip() for t in request.form.getlist("tags") for t in t.split(",") if t.strip()]
+    tags = v.tags_field(",".join(request.form.getlist("tags")))
     return Upload(
         data=file.read(),
         filename=file.filename or "unbenannt",
-        customer_number=_form("customer_number"),
-        document_class=_form("document_class"),
+        customer_number=_form("customer_number", v.MAX_NUMBER),
+        document_class=_form("document_class", 64),
         folder=_form("folder"),
-        title=_form("title"),
+        title=_form("title", v.MAX_TITLE),
         tags=tuple(tags),
-        source=_form("source") or Source.API,
+        source=_form("source", 32) or Source.API,
         actor=actor,
-        comment=_form("comment"),
+        comment=_form("comment", v.MAX_COMMENT, multiline=True),
     )
 
 
@@ -55,13 +62,12 @@ def upload_document():
 @api_bp.get("/documents")
 def list_documents():
     require("documents:read")
-    limit = min(int(request.args.get("limit", 100)), 1000)
     documents = services().catalog.list_documents(
-        customer_number=request.args.get("customer"),
-        status=request.args.get("status"),
-        folder=request.args.get("folder"),
-        limit=limit,
-        offset=int(request.args.get("offset", 0)),
+        customer_number=str_arg("customer", max_length=v.MAX_NUMBER),
+        status=choice_arg("status", {s.value for s in DocumentStatus}),
+        folder=str_arg("folder"),
+        limit=int_arg("limit", 100, minimum=1, maximum=1000),
+        offset=int_arg("offset", 0, maximum=1_000_000),
     )
     return jsonify({"documents": [d.to_dict(with_versions=False) for d in documents]})
 
@@ -79,11 +85,8 @@ def get_document(document_id: str):
 
 
 def _version_arg() -> int | None:
-    raw_version = request.args.get("version")
-    try:
-        return int(raw_version) if raw_version else None
-    except ValueError as exc:
-        raise ValidationError("version muss eine Zahl sein.", field="version") from exc
+    number = int_arg("version", 0, minimum=1, maximum=1_000_000)
+    return number or None
 
 
 @api_bp.get("/documents/<document_id>/content")
@@ -91,13 +94,16 @@ def get_content(document_id: str):
     actor = require("documents:read")
     number = _version_arg()
     svc = services()
+    download = bool_arg("download")
     version, data = read_content(svc, document_id, number)
     svc.catalog.audit(actor.name, "document.download", "document", document_id, version=version.number)
-    disposition = "attachment" if request.args.get("download") else "inline"
-    response = Response(data, mimetype=version.mime_type or "application/octet-stream")
-    response.headers["Content-Disposition"] = _content_disposition(disposition, version.filename)
+    mime = version.mime_type or "application/octet-stream"
+    inline = not download and mime in INLINE_TYPES
+    response = Response(data, mimetype=mime if inline or version.mime_type else "application/octet-stream")
+    response.headers["Content-Disposition"] = _content_disposition("inline" if inline else "attachment",
+                                                                   version.filename)
+    response.headers["Content-Security-Policy"] = CONTENT_CSP
     response.headers["ETag"] = f'"{version.sha256}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Document-Version"] = str(version.number)
     return response
 
@@ -106,18 +112,18 @@ def get_content(document_id: str):
 def get_preview(document_id: str):
     """The rendition for viewing (HTML of an XML e-invoice, a searchable PDF) or the original."""
     actor = require("documents:read")
+    download = bool_arg("download")
     svc = services()
     version, data, mime = read_preview(svc, document_id, _version_arg())
     svc.catalog.audit(actor.name, "document.preview", "document", document_id, version=version.number)
     response = Response(data, mimetype=mime)
-    if request.args.get("download"):
+    if download:
         stem = version.filename.rsplit(".", 1)[0]
         name = f"{stem} (durchsuchbar).pdf" if mime == "application/pdf" and version.derivative_key else (
             f"{stem}.html" if mime.startswith("text/html") else version.filename
         )
         response.headers["Content-Disposition"] = _content_disposition("attachment", name)
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = CONTENT_CSP
     response.headers["X-Document-Version"] = str(version.number)
     return response
 
@@ -143,14 +149,7 @@ def add_version(document_id: str):
 @api_bp.patch("/documents/<document_id>")
 def update_document(document_id: str):
     actor = require("documents:write")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("Erwartet wird ein JSON-Objekt im Anfragetext.")
-    allowed = {"customer_number", "document_class", "folder", "title", "tags"}
-    changes = {("document_class" if k == "class" else k): v for k, v in body.items()}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise ValidationError(f"Nicht änderbar: {', '.join(sorted(unknown))}.")
+    changes = v.document_changes(json_object())
     svc = services()
     document = refile(svc, document_id, changes, actor.name)
     svc.catalog.audit(actor.name, "document.refile", "document", document_id, fields=sorted(changes))
