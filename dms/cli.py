@@ -41,16 +41,13 @@ def main(verbose: bool) -> None:
 @click.option("--threads", default=8, show_default=True, type=int, help="HTTP worker threads.")
 def serve(host: str, port: int, threads: int) -> None:
     """Run the web service (data folder from DMS_DATA_DIR)."""
-    from waitress import serve as waitress_serve
-
     from dms.web import create_app
+    from dms.web.server import serve as serve_app
 
     settings = Settings.from_env()
     app = create_app(settings)
     click.echo(f"Kundenakte läuft auf http://{host}:{port}/ (Daten: {settings.data_dir.resolve()})")
-    # bodies beyond the upload limit are refused by waitress before they are spooled
-    max_body = app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024
-    waitress_serve(app, host=host, port=port, threads=threads, ident="kundenakte", max_request_body_size=max_body)
+    serve_app(app, host=host, port=port, threads=threads)
 
 
 @main.command()

@@ -28,6 +28,10 @@ ENV_VARS: dict[str, str] = {
     "DMS_OPENSEARCH_URL": "OpenSearch URL. Unset: embedded full-text index.",
     "DMS_OPENSEARCH_INDEX": "Alias name of the search index. Default: kundenakte-documents",
     "DMS_REDIS_URL": "Redis URL of the Celery broker. Unset: in-process worker threads.",
+    "DMS_CELERY_QUEUE": (
+        "Name of the Celery queue in Redis; deployments sharing one Redis need different names. "
+        "Default: kundenakte"
+    ),
     "DMS_WORKERS": "Worker threads of the in-process queue. Default: 2",
     "DMS_CELERY_VISIBILITY_TIMEOUT": (
         "Seconds until Celery delivers an unacknowledged task again (worker lost). "
@@ -83,6 +87,7 @@ class Settings:
     redis_url: str | None = None
     workers: int = 2
     celery_visibility_timeout: int = 3600
+    celery_queue: str = "kundenakte"
     auth_mode: str = "local"
     work_root: Path | None = None
     rules: dict[str, Any] = field(default_factory=load_rules)
@@ -104,6 +109,7 @@ class Settings:
             "redis_url": env.get("DMS_REDIS_URL") or None,
             "workers": int(env.get("DMS_WORKERS", "2")),
             "celery_visibility_timeout": int(env.get("DMS_CELERY_VISIBILITY_TIMEOUT", "3600")),
+            "celery_queue": env.get("DMS_CELERY_QUEUE") or "kundenakte",
             "auth_mode": env.get("DMS_AUTH_MODE", "local"),
             "work_root": Path(env["DMS_WORK_DIR"]) if env.get("DMS_WORK_DIR") else None,
             "rules": load_rules(env.get("DMS_CONFIG") or None),

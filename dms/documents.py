@@ -38,6 +38,14 @@ def clean_filename(name: str | None) -> str:
     return safe_filename(name)
 
 
+def _original_name(name: str | None) -> str | None:
+    """The name as sent (kept as metadata only, never used as a path), when it differs from the stored one."""
+    if not name:
+        return None
+    raw = name.encode("utf-8", "replace").decode("utf-8")[:1000]
+    return raw if raw != clean_filename(name) else None
+
+
 def _check_size(services: Services, upload: Upload) -> None:
     limit = services.settings.max_upload_bytes
     if len(upload.data) > limit:
@@ -75,6 +83,7 @@ def _new_version(document_id: str, number: int, upload: Upload, sha256: str) -> 
         size=len(upload.data),
         mime_type=None,
         filename=clean_filename(upload.filename),
+        original_filename=_original_name(upload.filename),
         created_at=utcnow(),
         created_by=upload.actor,
         comment=upload.comment,

@@ -72,6 +72,11 @@ class Version:
     storage_key: str = ""
     text_key: str | None = None
     derivative_key: str | None = None
+    # The file name exactly as it was sent (`filename` is the sanitised one); None for old versions.
+    original_filename: str | None = None
+    # Ingest attempts started for this version (counted before the stages run, see
+    # ingest/pipeline.py). Operational state, not part of the record: not compared.
+    attempts: int = field(default=0, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = _jsonable(asdict(self))

@@ -89,6 +89,9 @@ def _version(store: ObjectStore, document_id: str, number: int, files: set[str],
         text_key=meta.get("text_key") or (keys.text_key(document_id, number) if "text.txt" in files else None),
         derivative_key=meta.get("derivative_key")
         or (keys.derivative_key(document_id, number, derivatives[0]) if derivatives else None),
+        # Newer keys; sidecars written by older releases lack them.
+        original_filename=meta.get("original_filename"),
+        attempts=int(meta.get("attempts") or 0),
     )
 
 

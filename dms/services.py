@@ -9,7 +9,7 @@ from typing import Any
 from dms.catalog import Catalog
 from dms.config import Settings
 from dms.queue import InProcessQueue, TaskQueue
-from dms.search import EmbeddedSearchIndex, SearchIndex
+from dms.search import EmbeddedSearchIndex, SearchIndex, SearchLimits
 from dms.storage import ArchiveStore, LocalObjectStore, ObjectStore
 
 
@@ -79,10 +79,12 @@ def open_index(settings: Settings) -> SearchIndex:
     if settings.opensearch_url:
         from dms.search.opensearch import OpenSearchIndex
 
-        index = OpenSearchIndex(settings.opensearch_url, settings.opensearch_index)
+        index = OpenSearchIndex(
+            settings.opensearch_url, settings.opensearch_index, limits=SearchLimits.from_settings(settings)
+        )
         index.ensure_index()
         return index
-    return EmbeddedSearchIndex(settings.data_dir / "search.db")
+    return EmbeddedSearchIndex(settings.data_dir / "search.db", limits=SearchLimits.from_settings(settings))
 
 
 def open_queue(settings: Settings, services: Services) -> TaskQueue:

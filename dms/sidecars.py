@@ -11,8 +11,12 @@ def write_customer(store: ObjectStore, customer: Customer) -> None:
 
 
 def write_version(store: ObjectStore, document_id: str, version: Version) -> None:
+    """The version's meta.json. `original_filename` and `attempts` (as of the write: on receipt and
+    after the text was extracted) are newer keys; `dms rebuild-catalog` reads sidecars without them."""
     meta = version.to_dict() | {
         "document_id": document_id,
+        "original_filename": version.original_filename,
+        "attempts": version.attempts,
         "storage_key": version.storage_key,
         "text_key": version.text_key,
         "derivative_key": version.derivative_key,

@@ -10,6 +10,8 @@ from dms.services import Services
 
 
 def _ingest_process(services: Services, document_id: str, version: int, force: bool = False) -> dict[str, Any]:
+    """Ingest one version. Every delivery counts an attempt (see ingest.pipeline.process_version);
+    `force` reprocesses a finished version and then starts counting attempts from zero."""
     from ingest.pipeline import process_version
 
     ctx = process_version(services, document_id, int(version), force=force)

@@ -40,6 +40,9 @@ class IngestContext:
     status: str | None = None
     status_reason: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Why a clerk must look at the document although it was read (e.g. a page or time budget ran
+    # out); non-empty makes the filing stage end it `needs_review` with these reasons.
+    review_reasons: list[str] = field(default_factory=list)
     derivatives: dict[str, str] = field(default_factory=dict)
     is_latest: bool = True
     # Scratch folder of this attempt (OCR pages, conversions); removed when the attempt ends.

@@ -34,6 +34,7 @@ def isolated_env(server_env: dict[str, str], name: str, redis_db: int = 0) -> di
         "DMS_S3_BUCKET": f"{tag}-docs",
         "DMS_S3_ARCHIVE_BUCKET": f"{tag}-archive",
         "DMS_OPENSEARCH_INDEX": f"{tag}-idx",
+        "DMS_CELERY_QUEUE": f"{tag}-tasks",  # stacks sharing one Redis never take each other's tasks
         "DMS_REDIS_URL": make_url(server_env["DMS_REDIS_URL"]).set(database=str(redis_db)).render_as_string(
             hide_password=False
         ),

@@ -32,3 +32,15 @@ def test_every_endpoint_is_documented(tmp_path) -> None:
                 missing.append(f"{method} {path}")
     assert not missing, f"undocumented endpoints: {missing}"
     app.extensions["dms"].close()
+
+
+def test_every_limit_is_documented() -> None:
+    """Each key of the limit sections of dms/defaults.toml appears in the README's tables."""
+    settings = Settings.from_env({})
+    missing = []
+    for section in ("ingest", "archives", "api"):
+        for key in settings.rules[section]:
+            if f"`{section}.{key}`" not in README:
+                missing.append(f"{section}.{key}")
+    missing += [f"search.{key}" for key in settings.rules["search"] if f"`{key}`" not in README]
+    assert not missing, f"undocumented limits: {missing}"

@@ -232,16 +232,27 @@ def test_msg_headers_prefer_smtp_and_fall_back_to_display_properties() -> None:
     assert "Von: Erika Müller\nAn: Kundenakte; Sachbearbeitung\nDatum: 05.03.2024 08:30\nBetreff: Nur Namen" in text
 
 
-def test_msg_attachments_are_listed_without_converting_their_content() -> None:
+def _nested_msg(levels: int) -> bytes:
     inner = mapi.MapiMessage.create("Ebene 0", "innen")
-    for level in range(1, 60):  # converted recursively, each level would grow the next by a third
+    for level in range(1, levels + 1):
         outer = mapi.MapiMessage.create(f"Ebene {level}", "außen")
         outer.add_embedded_message_attachment(inner)
         inner = outer
     inner.add_attachment("", b"ohne Namen")
-    text = run(extract_outlook_msg, inner.to_bytes()).pages[0].text
-    assert text.endswith("Anhänge:\n- Ebene 58.msg\n- (ohne Namen, application/octet-stream)")
+    return inner.to_bytes()
+
+
+def test_msg_attachments_are_listed_without_converting_their_content() -> None:
+    text = run(extract_outlook_msg, _nested_msg(3)).pages[0].text
+    assert text.endswith("Anhänge:\n- Ebene 2.msg\n- (ohne Namen, application/octet-stream)")
     assert "innen" not in text
+
+
+def test_msg_nested_beyond_the_depth_limit_is_refused() -> None:
+    # converted recursively, each level would grow the next by a third: archives.max_depth stops it
+    with pytest.raises(IngestError) as refused:
+        run(extract_outlook_msg, _nested_msg(59))
+    assert refused.value.code == "archive_bomb"
 
 
 def test_msg_with_only_rtf_text_warns() -> None:

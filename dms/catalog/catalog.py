@@ -235,6 +235,36 @@ class Catalog:
                     setattr(row, key, changes[key])
             return version_from_row(row)
 
+    # --- ingest attempts (see ingest/pipeline.py) -----------------------------------------------
+
+    def _add_attempts(self, document_id: str, number: int, delta: int | None) -> int:
+        """attempts += delta (None: reset to 0), never below 0, committed at once; the new count."""
+        where = (VersionRow.document_id == document_id, VersionRow.number == number)
+        if delta is None:
+            value: Any = 0
+        elif delta >= 0:
+            value = VersionRow.attempts + delta
+        else:
+            value = func.max(VersionRow.attempts + delta, 0) if self.engine.dialect.name == "sqlite" \
+                else func.greatest(VersionRow.attempts + delta, 0)
+        with self.session() as s:
+            result = s.execute(update(VersionRow).where(*where).values(attempts=value))
+            if result.rowcount == 0:
+                raise NotFound(f"Version {number} von {document_id} existiert nicht.", code="version_not_found")
+            return int(s.scalar(select(VersionRow.attempts).where(*where)) or 0)
+
+    def start_attempt(self, document_id: str, number: int) -> int:
+        """Count one more ingest attempt of a version, durably, before any work; returns its number."""
+        return self._add_attempts(document_id, number, 1)
+
+    def give_back_attempt(self, document_id: str, number: int) -> int:
+        """Undo one count (an attempt that ended because a backend was unavailable)."""
+        return self._add_attempts(document_id, number, -1)
+
+    def reset_attempts(self, document_id: str, number: int) -> None:
+        """Start counting from zero (a clerk asked for the version to be processed again)."""
+        self._add_attempts(document_id, number, None)
+
     def get_document(self, document_id: str) -> Document:
         with self.session() as s:
             row = s.get(DocumentRow, document_id)

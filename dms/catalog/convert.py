@@ -41,6 +41,8 @@ def version_from_row(row: VersionRow) -> Version:
         storage_key=row.storage_key,
         text_key=row.text_key,
         derivative_key=row.derivative_key,
+        original_filename=row.original_filename,
+        attempts=row.attempts or 0,
     )
 
 
@@ -57,6 +59,8 @@ def version_to_row(version: Version) -> VersionRow:
         storage_key=version.storage_key,
         text_key=version.text_key,
         derivative_key=version.derivative_key,
+        original_filename=version.original_filename,
+        attempts=version.attempts,
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -77,6 +78,10 @@ class VersionRow(Base):
     storage_key: Mapped[str] = mapped_column(String(500))
     text_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     derivative_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The file name as sent (`filename` is the sanitised one); NULL for versions before 0002.
+    original_filename: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    # Ingest attempts started, incremented in its own transaction before any stage runs.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     document: Mapped[DocumentRow] = relationship(back_populates="versions")
 

@@ -15,6 +15,20 @@ Delivery guarantees (Redis broker):
 * `task_reject_on_worker_lost`: if only a pool child dies, the task is requeued at once.
 * Transient errors (`BackendUnavailable`, lost database connections) are retried with exponential
   back-off and jitter, `MAX_RETRIES` times; then `give_up` ends the document `failed`, original kept.
+
+Poison messages (a document whose processing kills the worker, e.g. out of memory): acks_late
+and reject_on_worker_lost deliver such a task again and again, by design. The one guard is the
+per-version attempt counter of the catalog (`ingest.pipeline.process_version`): every delivery
+counts an attempt in its own committed transaction *before* any stage runs, so a delivery that
+dies still counted; once more than `[ingest] max_attempts` were started, the next delivery ends
+the document `failed` (`too_many_attempts`) without running a stage and the task is acknowledged
+as succeeded. No Celery-side delivery count is used (Redis has none that survives a restore).
+
+`max_attempts` counts *started* attempts, not Celery retries: an attempt that ends with
+`BackendUnavailable` gives its count back before the exception reaches Celery's autoretry, so
+a backend that is down for a while uses up `MAX_RETRIES` (then `give_up`), never the attempts.
+(If the catalog itself went down mid-attempt, giving back may fail and that attempt counts.)
+A task delivered twice at once (it ran longer than the visibility timeout) counts twice.
 """
 
 from __future__ import annotations
@@ -162,6 +176,7 @@ def make_celery(settings: Settings) -> DmsCelery:
     app.conf.update(
         broker_url=settings.redis_url,
         result_backend=settings.redis_url,
+        task_default_queue=settings.celery_queue,
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

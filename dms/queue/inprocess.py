@@ -1,7 +1,9 @@
 """In-process task queue: a pool of worker threads (embedded default).
 
 Tasks run the same plain functions as the Celery tasks. Work that was queued when the
-process stopped is found again at start-up (documents still `received`/`processing`).
+process stopped is found again at start-up (documents still `received`/`processing`). A document
+that kills the process every time is not retried forever: the pipeline counts attempts in the
+catalog before it works and gives up after `[ingest] max_attempts` (ingest/pipeline.py).
 """
 
 from __future__ import annotations

@@ -2,5 +2,8 @@
 
 from dms.search.base import IndexEntry, SearchHit, SearchIndex, SearchQuery, SearchResult
 from dms.search.embedded import EmbeddedSearchIndex
+from dms.search.limits import SearchLimits
 
-__all__ = ["EmbeddedSearchIndex", "IndexEntry", "SearchHit", "SearchIndex", "SearchQuery", "SearchResult"]
+__all__ = [
+    "EmbeddedSearchIndex", "IndexEntry", "SearchHit", "SearchIndex", "SearchLimits", "SearchQuery", "SearchResult",
+]

@@ -18,6 +18,7 @@ _FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
 _stemmer = snowballstemmer.stemmer("german")
 
 
+@lru_cache(maxsize=200_000)
 def fold(word: str) -> str:
     word = word.lower().translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", word)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,12 @@ from dms.errors import BackendUnavailable
 from dms.search.analysis import analyzed_text, fold, tokens
 from dms.search.base import IndexEntry, SearchHit, SearchQuery, SearchResult
 from dms.search.highlight import highlights
+from dms.search.limits import Deadline, SearchLimits, result_window
 from dms.search.query import Clause, ParsedQuery, parse_query
+
+# SQLite calls the progress handler every this many virtual machine instructions; it stops a
+# query whose deadline has passed (a few ms granularity, small overhead).
+PROGRESS_STEPS = 20_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -41,10 +49,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, raw, tokenize = '
 """
 
 
+def _fts_string(text: str) -> str:
+    """An FTS5 string literal (a double quote inside is doubled)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def _clause_expr(clause: Clause) -> str:
     if clause.kind == "prefix":
-        return f'raw : "{clause.stems[0]}"*'
-    return '{title body} : "' + " ".join(clause.stems) + '"'
+        return f"raw : {_fts_string(clause.stems[0])}*"
+    return "{title body} : " + _fts_string(" ".join(clause.stems))
 
 
 def match_expression(parsed: ParsedQuery) -> str | None:
@@ -58,8 +71,13 @@ def match_expression(parsed: ParsedQuery) -> str | None:
 
 
 class EmbeddedSearchIndex:
-    def __init__(self, path: Path) -> None:
+    """Every thread has its own connection (WAL: readers never wait for the writer or for each
+    other), so `ping` from `/health` never waits on a running search. Writes are serialised by
+    `_write_lock`; searches take no lock."""
+
+    def __init__(self, path: Path, *, limits: SearchLimits | None = None) -> None:
         self.path = Path(path)
+        self.limits = limits or SearchLimits()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -81,32 +99,47 @@ class EmbeddedSearchIndex:
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"Suchindex nicht lesbar: {exc}") from exc
 
-    def index(self, entry: IndexEntry) -> None:
+    @staticmethod
+    def _row(entry: IndexEntry) -> tuple[tuple[Any, ...], tuple[str, str, str]]:
+        """The `entries` row and the analysed `fts` columns (title, body, raw) of an entry."""
         searchable = " ".join([entry.text, " ".join(entry.tags), " ".join(map(str, entry.fields.values()))])
         raw = " ".join(fold(w) for _s, _e, w in tokens(entry.title + " " + searchable))
-        with self._write_lock:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._delete(conn, entry.id)
-                cur = conn.execute(
-                    "INSERT INTO entries (id, customer_number, title, document_class, folder, tags, date,"
-                    " version, filename, status, fields, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        entry.id, entry.customer_number, entry.title, entry.document_class, entry.folder,
-                        json.dumps(sorted(entry.tags)), entry.date.isoformat() if entry.date else None,
-                        entry.version, entry.filename, entry.status, json.dumps(entry.fields, default=str),
-                        entry.text,
-                    ),
-                )
-                conn.execute(
-                    "INSERT INTO fts (rowid, title, body, raw) VALUES (?,?,?,?)",
-                    (cur.lastrowid, analyzed_text(entry.title), analyzed_text(searchable), raw),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        row = (
+            entry.id, entry.customer_number, entry.title, entry.document_class, entry.folder,
+            json.dumps(sorted(entry.tags)), entry.date.isoformat() if entry.date else None,
+            entry.version, entry.filename, entry.status, json.dumps(entry.fields, default=str),
+            entry.text,
+        )
+        return row, (analyzed_text(entry.title), analyzed_text(searchable), raw)
+
+    def index(self, entry: IndexEntry) -> None:
+        self.bulk_index([entry])
+
+    def bulk_index(self, entries: Iterable[IndexEntry], *, chunk: int = 500) -> int:
+        """Index many entries, one transaction per `chunk`; returns how many. Searchable on return."""
+        count = 0
+        pending = iter(entries)
+        while batch := [self._row(e) for e in islice(pending, chunk)]:  # analysed outside the lock
+            with self._write_lock:
+                conn = self._conn()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for row, fts in batch:
+                        self._delete(conn, row[0])
+                        cur = conn.execute(
+                            "INSERT INTO entries (id, customer_number, title, document_class, folder, tags, date,"
+                            " version, filename, status, fields, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                            row,
+                        )
+                        conn.execute(
+                            "INSERT INTO fts (rowid, title, body, raw) VALUES (?,?,?,?)", (cur.lastrowid, *fts)
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            count += len(batch)
+        return count
 
     @staticmethod
     def _delete(conn: sqlite3.Connection, document_id: str) -> None:
@@ -154,9 +187,22 @@ class EmbeddedSearchIndex:
             params.append(query.date_to.isoformat())
         return where, params
 
+    @contextmanager
+    def _bounded(self, conn: sqlite3.Connection, deadline: Deadline) -> Iterator[None]:
+        """Statements on `conn` inside this block stop when `deadline` passes (SearchTimeout)."""
+        conn.set_progress_handler(lambda: 1 if deadline.expired() else 0, PROGRESS_STEPS)
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc) or deadline.expired():
+                deadline.check()
+            raise BackendUnavailable(f"Suche fehlgeschlagen: {exc}") from exc
+        finally:
+            conn.set_progress_handler(None, 0)
+
     def _matching(self, query: SearchQuery) -> tuple[ParsedQuery, str, str, list[Any], bool]:
         """(parsed query, FROM clause, WHERE clause, parameters, ranked?) for the documents a query matches."""
-        parsed = parse_query(query.text)
+        parsed = parse_query(query.text, self.limits)
         where, params = self._filters(query)
         expr = match_expression(parsed)
         if expr:
@@ -174,6 +220,7 @@ class EmbeddedSearchIndex:
 
     def facets(self, query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
         """(value, count) per facet — customer, class, folder, year, tags — for the query's matches."""
+        deadline = Deadline(self.limits.timeout_seconds)
         _parsed, source, clause, params = self._matching(query)[:4]
         value_of = {
             "customer": "e.customer_number",
@@ -183,48 +230,53 @@ class EmbeddedSearchIndex:
         }
         conn = self._conn()
         out: dict[str, list[tuple[str, int]]] = {}
-        for name, expr in value_of.items():
-            order = "value DESC" if name == "year" else "n DESC, value"
+        with self._bounded(conn, deadline):
+            for name, expr in value_of.items():
+                order = "value DESC" if name == "year" else "n DESC, value"
+                rows = conn.execute(
+                    f"SELECT {expr} AS value, count(*) AS n FROM {source}{clause} GROUP BY value"
+                    f" HAVING value IS NOT NULL ORDER BY {order} LIMIT 50",
+                    params,
+                ).fetchall()
+                out[name] = [(str(r["value"]), int(r["n"])) for r in rows]
             rows = conn.execute(
-                f"SELECT {expr} AS value, count(*) AS n FROM {source}{clause} GROUP BY value"
-                f" HAVING value IS NOT NULL ORDER BY {order} LIMIT 50",
+                f"SELECT t.value AS value, count(*) AS n FROM {source}, json_each(e.tags) t{clause}"
+                " GROUP BY t.value ORDER BY n DESC, value LIMIT 50",
                 params,
             ).fetchall()
-            out[name] = [(str(r["value"]), int(r["n"])) for r in rows]
-        rows = conn.execute(
-            f"SELECT t.value AS value, count(*) AS n FROM {source}, json_each(e.tags) t{clause}"
-            " GROUP BY t.value ORDER BY n DESC, value LIMIT 50",
-            params,
-        ).fetchall()
-        out["tags"] = [(str(r["value"]), int(r["n"])) for r in rows]
+            out["tags"] = [(str(r["value"]), int(r["n"])) for r in rows]
         return out
 
     def search(self, query: SearchQuery) -> SearchResult:
+        """Matches of `query`; over the time limit (SQL and highlighting together) SearchTimeout."""
+        deadline = Deadline(self.limits.timeout_seconds)
         parsed, source, clause, params, ranked = self._matching(query)
         if ranked:
             score, order = "-bm25(fts, 3.0, 1.0, 0.5)", "score DESC, e.date DESC"
         else:
             score, order = "0.0", "e.date DESC, e.rowid DESC"
+        offset, size = result_window(query.offset, query.limit)
         conn = self._conn()
-        try:
+        with self._bounded(conn, deadline):
             total = conn.execute(f"SELECT count(*) FROM {source}{clause}", params).fetchone()[0]
             rows = conn.execute(
                 f"SELECT e.*, {score} AS score FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*params, query.limit, query.offset],
-            ).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise BackendUnavailable(f"Suche fehlgeschlagen: {exc}") from exc
-        hits = [
-            SearchHit(
-                id=r["id"],
-                customer_number=r["customer_number"],
-                title=r["title"],
-                document_class=r["document_class"],
-                folder=r["folder"],
-                score=float(r["score"]),
-                highlights=highlights(r["text"], parsed) or highlights(r["title"], parsed),
-                date=date.fromisoformat(r["date"]) if r["date"] else None,
+                [*params, size, offset],
+            ).fetchall() if size else []
+        hits = []
+        for r in rows:
+            deadline.check()
+            hits.append(
+                SearchHit(
+                    id=r["id"],
+                    customer_number=r["customer_number"],
+                    title=r["title"],
+                    document_class=r["document_class"],
+                    folder=r["folder"],
+                    score=float(r["score"]),
+                    highlights=highlights(r["text"], parsed, deadline=deadline)
+                    or highlights(r["title"], parsed, deadline=deadline),
+                    date=date.fromisoformat(r["date"]) if r["date"] else None,
+                )
             )
-            for r in rows
-        ]
         return SearchResult(total=int(total), hits=hits)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from html import escape
 
-from dms.search.analysis import fold, stem, tokens
+from dms.search.analysis import TOKEN_RE, fold, stem
+from dms.search.limits import Deadline
 from dms.search.query import ParsedQuery
 
 MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
+WIDEN_MAX = 40  # a snippet is widened to word boundaries by at most this many characters each side
+CHECK_EVERY = 2048  # tokens between two looks at the deadline
+_SPACE = re.compile(r"\s")
 
 
 def _matcher(query: ParsedQuery):
@@ -18,35 +24,68 @@ def _matcher(query: ParsedQuery):
             prefixes.extend(clause.stems)
         else:
             stems.update(clause.stems)
+    prefix_tuple = tuple(prefixes)
 
     def matches(word: str) -> bool:
         if stem(word) in stems:
             return True
-        folded = fold(word)
-        return any(folded.startswith(p) for p in prefixes)
+        return bool(prefix_tuple) and fold(word).startswith(prefix_tuple)
 
     return matches
 
 
-def highlights(text: str, query: ParsedQuery, *, max_snippets: int = 3, width: int = 80) -> list[str]:
-    """Up to `max_snippets` HTML-escaped snippets with matches wrapped in <mark>."""
+def _spans(text: str, query: ParsedQuery, deadline: Deadline | None) -> Iterator[tuple[int, int]]:
+    """(start, end) of every matching word, lazily, looking at the deadline now and then."""
+    matches = _matcher(query)
+    for n, match in enumerate(TOKEN_RE.finditer(text)):
+        if deadline is not None and n % CHECK_EVERY == 0:
+            deadline.check()
+        if matches(match.group()):
+            yield match.start(), match.end()
+
+
+def _widen(text: str, lo: int, hi: int) -> tuple[int, int]:
+    """Move lo left and hi right to the nearest whitespace (at most WIDEN_MAX characters)."""
+    floor = max(0, lo - WIDEN_MAX)
+    while lo > floor and not text[lo - 1].isspace():
+        lo -= 1
+    space = _SPACE.search(text, hi, min(len(text), hi + WIDEN_MAX))
+    hi = space.start() if space else min(len(text), hi + WIDEN_MAX)
+    return lo, hi
+
+
+def highlights(
+    text: str, query: ParsedQuery, *, max_snippets: int = 3, width: int = 80, deadline: Deadline | None = None
+) -> list[str]:
+    """Up to `max_snippets` HTML-escaped snippets with matches wrapped in <mark>.
+
+    The text is scanned only as far as the snippets need; with a `deadline`, a scan that
+    outlasts it raises SearchTimeout.
+    """
     if query.is_empty() or not text:
         return []
-    matches = _matcher(query)
-    spans = [(s, e) for s, e, word in tokens(text) if matches(word)]
+    found = _spans(text, query, deadline)
+    pending: list[tuple[int, int]] = []  # spans read ahead of the current snippet
+
+    def next_span() -> tuple[int, int] | None:
+        return pending.pop(0) if pending else next(found, None)
+
     snippets: list[str] = []
-    used_until = -1
-    for start, _end in spans:
-        if start < used_until:
-            continue
-        lo = max(0, start - width // 2)
-        hi = min(len(text), start + width)
-        # widen to word boundaries
-        while lo > 0 and not text[lo - 1].isspace():
-            lo -= 1
-        while hi < len(text) and not text[hi].isspace():
-            hi += 1
-        window = [(s, e) for s, e in spans if s >= lo and e <= hi]
+    while len(snippets) < max_snippets:
+        first = next_span()
+        if first is None:
+            break
+        start = first[0]
+        lo, hi = _widen(text, max(0, start - width // 2), min(len(text), start + width))
+        window = [first]
+        while True:
+            span = next_span()
+            if span is None:
+                break
+            if span[1] > hi:
+                pending.insert(0, span)
+                break
+            window.append(span)
         out, pos = [], lo
         for s, e in window:
             out.append(escape(text[pos:s]))
@@ -55,7 +94,13 @@ def highlights(text: str, query: ParsedQuery, *, max_snippets: int = 3, width: i
         out.append(escape(text[pos:hi]))
         snippet = " ".join("".join(out).split())
         snippets.append(("… " if lo > 0 else "") + snippet + (" …" if hi < len(text) else ""))
-        used_until = hi
-        if len(snippets) >= max_snippets:
-            break
+        # the next snippet starts at a match after this one
+        while pending and pending[0][0] < hi:
+            pending.pop(0)
+        while not pending:
+            span = next(found, None)
+            if span is None:
+                break
+            if span[0] >= hi:
+                pending.append(span)
     return snippets

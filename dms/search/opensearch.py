@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import NotFoundError, TransportError
+from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
 from dms.errors import BackendUnavailable
 from dms.search.base import IndexEntry, SearchHit, SearchQuery, SearchResult
+from dms.search.limits import SearchLimits, timeout_error
 from dms.search.opensearch_mapping import REFRESH_INTERVAL, index_body, to_document
 from dms.search.opensearch_query import facets_body, parse_facets, pick_highlights, search_body
 from dms.search.query import parse_query
@@ -26,6 +27,10 @@ from dms.search.query import parse_query
 T = TypeVar("T")
 RETRYABLE_STATUS = {429, 502, 503, 504}
 BULK_CHUNK = 500
+PING_TIMEOUT = 5  # seconds; /health must answer quickly even when the cluster hangs
+# The HTTP request of a search may take this much longer than the query's own time limit
+# (the cluster's `timeout` is checked between documents, cancellation takes a moment).
+REQUEST_GRACE = 2.0
 
 
 @contextmanager
@@ -42,10 +47,27 @@ def _translated(action: str) -> Iterator[None]:
 
 
 class OpenSearchIndex:
-    def __init__(self, url: str, alias: str = "kundenakte-documents", *, client: OpenSearch | None = None) -> None:
+    """Searches are bounded by `limits.timeout_seconds` three ways: the body's `timeout` (each
+    shard stops collecting), `cancel_after_time_interval` (the cluster cancels the search task)
+    and the client's `request_timeout` (we stop waiting). A response flagged `timed_out` holds
+    partial results; it is answered as SearchTimeout like every other timeout, never as a
+    silently incomplete result. Searches use their own client that does not retry a timeout."""
+
+    def __init__(
+        self,
+        url: str,
+        alias: str = "kundenakte-documents",
+        *,
+        client: OpenSearch | None = None,
+        limits: SearchLimits | None = None,
+    ) -> None:
         self.url = url
         self.alias = alias
+        self.limits = limits or SearchLimits()
         self._client = client or OpenSearch(hosts=[url], timeout=30, max_retries=2, retry_on_timeout=True)
+        self._search_client = client or OpenSearch(
+            hosts=[url], timeout=self.limits.timeout_seconds + REQUEST_GRACE, max_retries=1, retry_on_timeout=False,
+        )
         self._concrete_re = re.compile(rf"^{re.escape(alias)}-\d{{8}}-\d{{6}}-\d{{6}}$")
 
     # -- index lifecycle
@@ -144,23 +166,50 @@ class OpenSearchIndex:
                 raise BackendUnavailable(f"Suchindex {self.alias!r} fehlt: {exc}") from exc
 
     def ping(self) -> None:
-        if not self._read("ping", lambda: self._client.indices.exists_alias(name=self.alias)):
+        exists = self._read(
+            "ping", lambda: self._client.indices.exists_alias(name=self.alias, request_timeout=PING_TIMEOUT)
+        )
+        if not exists:
             raise BackendUnavailable(f"Suchindex {self.alias!r} fehlt")
 
     def count(self) -> int:
         return int(self._read("zählen", lambda: self._client.count(index=self.alias))["count"])
 
+    def _timed_search(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One search request within the time limit; any kind of timeout is SearchTimeout."""
+        seconds = self.limits.timeout_seconds
+        millis = max(1, int(seconds * 1000))
+        body = {**body, "timeout": f"{millis}ms"}
+
+        def call() -> dict[str, Any]:
+            try:
+                return self._search_client.search(
+                    index=self.alias, body=body, cancel_after_time_interval=f"{millis}ms",
+                    request_timeout=seconds + REQUEST_GRACE,
+                )
+            except ConnectionTimeout as exc:
+                raise timeout_error(seconds) from exc
+            except TransportError as exc:
+                if _cancelled(exc):
+                    raise timeout_error(seconds) from exc
+                raise
+
+        response = self._read(action, call)
+        if response.get("timed_out"):
+            raise timeout_error(seconds)
+        return response
+
     def search(self, query: SearchQuery) -> SearchResult:
-        parsed = parse_query(query.text)
+        parsed = parse_query(query.text, self.limits)
         body = search_body(parsed, query)
-        response = self._read("suchen", lambda: self._client.search(index=self.alias, body=body))
+        response = self._timed_search("suchen", body)
         hits = [self._hit(h) for h in response["hits"]["hits"]]
         return SearchResult(total=int(response["hits"]["total"]["value"]), hits=hits)
 
     def facets(self, query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
         """(value, count) per facet — customer, class, folder, year, tags — for the query's matches."""
-        body = facets_body(parse_query(query.text), query)
-        response = self._read("Facetten", lambda: self._client.search(index=self.alias, body=body))
+        body = facets_body(parse_query(query.text, self.limits), query)
+        response = self._timed_search("Facetten", body)
         return parse_facets(response.get("aggregations", {}))
 
     @staticmethod
@@ -177,3 +226,9 @@ class OpenSearchIndex:
             highlights=pick_highlights(hit.get("highlight")),
             date=date.fromisoformat(src["date"][:10]) if src.get("date") else None,
         )
+
+
+def _cancelled(exc: TransportError) -> bool:
+    """The cluster cancelled the search task (cancel_after_time_interval) or a shard timed out."""
+    text = f"{exc.error} {exc.info}".lower()
+    return "cancelled" in text or "timed out" in text

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from dms.search.base import SearchQuery
+from dms.search.limits import result_window
 from dms.search.query import Clause, ParsedQuery
 
 FIELD_BOOSTS = {"title": 3.0, "text": 1.0, "extra": 0.5}
@@ -150,10 +151,11 @@ def pick_highlights(highlight: dict[str, list[str]] | None) -> list[str]:
 
 def search_body(parsed: ParsedQuery, query: SearchQuery) -> dict[str, Any]:
     recency = [{"date": {"order": "desc", "missing": "_last"}}, {"seq": {"order": "desc"}}]
+    offset, size = result_window(query.offset, query.limit)  # from + size within max_result_window
     body: dict[str, Any] = {
         "query": build_query(parsed, query),
-        "from": max(0, query.offset),
-        "size": max(0, query.limit),
+        "from": offset,
+        "size": size,
         "track_total_hits": True,
         "_source": ["id", "customer_number", "title", "document_class", "folder", "date"],
     }

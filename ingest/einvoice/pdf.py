@@ -19,11 +19,16 @@ KNOWN_NAMES = ("factur-x.xml", "xrechnung.xml", "zugferd-invoice.xml", "order-x.
 _XML_SUBTYPES = ("text/xml", "application/xml")
 
 
-def extract_invoice_xml_from_pdf(pdf: bytes) -> bytes | None:
-    """The embedded e-invoice XML, or None (no attachment, not an invoice, encrypted or corrupt PDF)."""
+def extract_invoice_xml_from_pdf(pdf: bytes, max_bytes: int | None = None) -> bytes | None:
+    """The embedded e-invoice XML, or None (no attachment, not an invoice, encrypted or corrupt PDF).
+
+    Attachments larger than `max_bytes` (default MAX_XML_BYTES, in the pipeline `[ingest] max_xml_mb`)
+    are skipped, decoded or not.
+    """
+    limit = MAX_XML_BYTES if max_bytes is None else max_bytes
     try:
         with pikepdf.open(io.BytesIO(pdf)) as doc:
-            return _extract(doc)
+            return _extract(doc, limit)
     except pikepdf.PasswordError:
         log.info("PDF is password protected; no e-invoice extraction")
     except Exception as exc:  # noqa: BLE001 - corrupt PDFs must not break ingest
@@ -31,7 +36,7 @@ def extract_invoice_xml_from_pdf(pdf: bytes) -> bytes | None:
     return None
 
 
-def _extract(doc: pikepdf.Pdf) -> bytes | None:
+def _extract(doc: pikepdf.Pdf, limit: int) -> bytes | None:
     known: list[tuple[tuple[int, bool], bytes]] = []
     others: list[bytes] = []
     seen: set[tuple[int, int]] = set()
@@ -45,7 +50,7 @@ def _extract(doc: pikepdf.Pdf) -> bytes | None:
         is_known = lowered in KNOWN_NAMES
         if not (is_known or lowered.endswith(".xml") or _subtype(filespec) in _XML_SUBTYPES):
             continue
-        data = _file_bytes(filespec)
+        data = _file_bytes(filespec, limit)
         if data is None:
             continue
         if is_known:
@@ -98,14 +103,14 @@ def _stream(spec: pikepdf.Dictionary) -> pikepdf.Stream | None:
     return None
 
 
-def _file_bytes(spec: pikepdf.Dictionary) -> bytes | None:
-    """Decoded attachment, refusing anything that inflates beyond MAX_XML_BYTES (zip-bomb safe)."""
+def _file_bytes(spec: pikepdf.Dictionary, limit: int) -> bytes | None:
+    """Decoded attachment, refusing anything that inflates beyond `limit` bytes (zip-bomb safe)."""
     stream = _stream(spec)
     if stream is None:
         return None
     try:
         raw = stream.read_raw_bytes()
-        if len(raw) > MAX_XML_BYTES:
+        if len(raw) > limit:
             return None
         filters = stream.get("/Filter")
         if isinstance(filters, pikepdf.Array) and len(filters) == 1:
@@ -114,10 +119,10 @@ def _file_bytes(spec: pikepdf.Dictionary) -> bytes | None:
             return raw
         if filters == pikepdf.Name.FlateDecode and stream.get("/DecodeParms") is None:
             inflater = zlib.decompressobj()
-            data = inflater.decompress(raw, MAX_XML_BYTES + 1)
-            return None if len(data) > MAX_XML_BYTES or inflater.unconsumed_tail else data
+            data = inflater.decompress(raw, limit + 1)
+            return None if len(data) > limit or inflater.unconsumed_tail else data
         data = stream.read_bytes()
-        return None if len(data) > MAX_XML_BYTES else data
+        return None if len(data) > limit else data
     except Exception as exc:  # noqa: BLE001
         log.info("unreadable PDF attachment: %s", exc)
         return None

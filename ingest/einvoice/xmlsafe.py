@@ -13,17 +13,22 @@ import defusedxml.ElementTree as SafeET
 
 from dms.errors import IngestError
 
+# Default of `[ingest] max_xml_mb`, for callers without settings; the pipeline passes the setting down.
 MAX_XML_BYTES = 20 * 1024 * 1024
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _ENCODING_DECL = re.compile(rb"""^(<\?xml[^>]*?encoding\s*=\s*)(["'])([^"']*)\2""")
 
 
-def parse_xml(data: bytes) -> Element:
-    """Parse untrusted XML bytes; refuse DTDs/entities ("unsafe_xml"), junk ("malformed_xml"), >20 MB."""
-    if len(data) > MAX_XML_BYTES:
+def parse_xml(data: bytes, max_bytes: int | None = None) -> Element:
+    """Parse untrusted XML bytes; refuse DTDs/entities ("unsafe_xml"), junk ("malformed_xml") and
+    documents larger than `max_bytes` ("too_large"; default MAX_XML_BYTES)."""
+    limit = MAX_XML_BYTES if max_bytes is None else max_bytes
+    if len(data) > limit:
         raise IngestError(
-            f"XML document is too large ({len(data)} bytes, limit {MAX_XML_BYTES})", code="too_large"
+            f"Das XML-Dokument ist zu groß ({len(data) / (1024 * 1024):.1f} MB, höchstens "
+            f"{limit / (1024 * 1024):g} MB; Einstellung [ingest] max_xml_mb).",
+            code="too_large",
         )
     data = _strip_preamble(bytes(data))
     if not data:
@@ -66,7 +71,7 @@ def _force_utf8_declaration(data: bytes) -> bytes | None:
     try:
         codecs.lookup(match.group(3).decode("ascii"))
         return None  # a real encoding: the error is elsewhere
-    except (LookupError, UnicodeDecodeError):
+    except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in the label
         pass
     try:
         data.decode("utf-8")

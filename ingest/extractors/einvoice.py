@@ -17,6 +17,11 @@ XML_TYPES = ("text/xml", "application/xml")
 RENDITION = "rendition.html"
 
 
+def max_xml_bytes(settings: Settings | None) -> int | None:
+    """`[ingest] max_xml_mb` in bytes; None (the module default) without settings."""
+    return settings.limit("ingest", "max_xml_mb") * 1024 * 1024 if settings is not None else None
+
+
 def _remember(ctx: IngestContext, invoice: InvoiceData, xml: bytes, origin: str) -> None:
     ctx.einvoice = {"syntax": invoice.syntax, "profile": invoice.profile, "origin": origin, **invoice.to_fields()}
     ctx.einvoice_xml = xml
@@ -32,18 +37,19 @@ def extract_xml_invoice(ctx: IngestContext, settings: Settings) -> None:
             "diese Datei ist keine.",
             code="not_an_invoice",
         )
-    invoice = parse_invoice_xml(ctx.data)
+    invoice = parse_invoice_xml(ctx.data, max_xml_bytes(settings))
     _remember(ctx, invoice, ctx.data, "xml")
     ctx.pages = [PageText(1, invoice.search_text(), "einvoice")]
 
 
-def read_embedded_invoice(ctx: IngestContext) -> None:
+def read_embedded_invoice(ctx: IngestContext, settings: Settings | None = None) -> None:
     """ZUGFeRD/Factur-X: the PDF carries the invoice as XML; a broken one is a warning, not a failure."""
-    xml = extract_invoice_xml_from_pdf(ctx.data)
+    limit = max_xml_bytes(settings)
+    xml = extract_invoice_xml_from_pdf(ctx.data, limit)
     if xml is None:
         return
     try:
-        invoice = parse_invoice_xml(xml)
+        invoice = parse_invoice_xml(xml, limit)
     except IngestError as exc:
         ctx.warn(f"Eingebettete E-Rechnung nicht lesbar: {exc.message}")
         return

@@ -1,8 +1,11 @@
 """Mail files: `.eml` (RFC 5322, stdlib `email`) and Outlook `.msg` (aspose-email-foss, MIT).
 
 The text is a header block (Von, An, Cc, Datum, Betreff), the body (plain text, else HTML as text)
-and the attachment names; attachments are not ingested separately here. A `.msg` is converted to an
-`EmailMessage` and then takes the `.eml` path, so both share one text builder.
+and the attachment names (cleaned by `safe_filename`: no paths, control or bidi characters);
+attachments are not ingested separately here. A `.msg` is converted to an `EmailMessage` and then
+takes the `.eml` path, so both share one text builder. Mails nested in mails deeper than
+`[archives] max_depth`, and mails with more parts than `max_entries`, are refused (`archive_bomb`,
+`too_large`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ from aspose.email_foss.msg import PropertyTypeCode
 from aspose.email_foss.msg.mapi_message import MapiPropertyCollection
 
 from dms.config import Settings
+from dms.errors import IngestError
+from dms.validation import safe_filename
 from ingest.context import IngestContext, PageText
-from ingest.extractors.containers import OLE_MAGIC, corrupt_error
+from ingest.extractors.containers import (
+    OLE_MAGIC,
+    ArchiveLimits,
+    corrupt_error,
+    depth_error,
+    ole_directory_entries,
+    too_many_entries,
+)
 from ingest.extractors.office import tidy
 from ingest.extractors.plain import decode_text
 
@@ -94,6 +106,33 @@ def _part_text(part: Message) -> str:
     return decode_text(payload) if isinstance(payload, bytes) else ""
 
 
+def attachment_name(name: object, content_type: str = "") -> str:
+    """An attachment's name as listed in the text: cleaned like every stored file name."""
+    cleaned = safe_filename(name if isinstance(name, str) else None, default="")
+    return cleaned or f"(ohne Namen, {content_type or 'unbekannter Typ'})"
+
+
+def check_mail_structure(message: Message, limits: ArchiveLimits) -> None:
+    """Refuse mails nested in mails deeper than `max_depth` and mails with more than `max_entries` parts.
+
+    Walked without recursion; the top-level mail is depth 0, a mail attached to it depth 1, and so on.
+    """
+    pending: list[tuple[Message, int]] = [(message, 0)]
+    parts = 0
+    while pending:
+        part, depth = pending.pop()
+        parts += 1
+        if parts > limits.max_entries:
+            raise too_many_entries("E-Mail-Datei", parts, limits)
+        payload = part.get_payload() if part.is_multipart() else None
+        if not isinstance(payload, list):
+            continue
+        nested = depth + 1 if part.get_content_type() == "message/rfc822" else depth
+        if nested > limits.max_depth:
+            raise depth_error("E-Mail-Datei", nested, limits)
+        pending.extend((child, nested) for child in payload if isinstance(child, Message))
+
+
 def _eml_parts(message: EmailMessage) -> tuple[str, list[str]]:
     body = message.get_body(preferencelist=("plain", "html"))
     text = ""
@@ -110,7 +149,7 @@ def _eml_parts(message: EmailMessage) -> tuple[str, list[str]]:
             continue
         filename = part.get_filename()
         if filename or part.get_content_disposition() == "attachment":
-            attachments.append(filename or f"(ohne Namen, {part.get_content_type()})")
+            attachments.append(attachment_name(filename, part.get_content_type()))
     return text, attachments
 
 
@@ -135,7 +174,10 @@ def extract_eml(ctx: IngestContext, settings: Settings) -> None:
         message = BytesParser(policy=policy.default).parsebytes(ctx.data)
         if not isinstance(message, EmailMessage) or not message.keys():
             raise ValueError("keine Kopfzeilen")
+        check_mail_structure(message, ArchiveLimits.of(settings))
         text = _eml_text(message)
+    except IngestError:
+        raise
     except Exception as exc:  # the email package's header parser has raised odd errors on hostile input
         raise corrupt_error("E-Mail-Datei", exc) from exc
     if message.defects:
@@ -176,33 +218,51 @@ def _text_property(properties: MapiPropertyCollection, property_id: int) -> str:
     return ""
 
 
-def _check_cfb_tree(cfb: CFBReader, size: int) -> None:
-    """Refuse directory trees that share entries, or streams that claim more bytes than the file holds.
+_EMBEDDED_MESSAGE = "__substg1.0_3701000D"  # the storage of a message attached to a message
+
+
+def _check_cfb_tree(cfb: CFBReader, size: int, limits: ArchiveLimits | None = None) -> None:
+    """Refuse directory trees that share entries, or streams that claim more bytes than the file holds;
+    with `limits` also more entries than `max_entries` (`too_large`) and messages nested in messages
+    deeper than `max_depth` (`archive_bomb`).
 
     The MSG reader walks the tree recursively and reads every stream, so a shared subtree or many streams
     on one sector chain would multiply time and memory (a bomb); a sound file has neither.
     """
+    limits = limits or ArchiveLimits()
+    if cfb.directory_entry_count > limits.max_entries * 4:  # unreachable entries cost little, but not nothing
+        raise too_many_entries("Outlook-Datei", cfb.directory_entry_count, limits)
     seen = {0}
-    pending = [0]
+    pending = [(0, 0)]
     total = 0
     while pending:
-        for child in cfb.iter_children(pending.pop()):
+        parent, depth = pending.pop()
+        for child in cfb.iter_children(parent):
             if child.stream_id in seen:
                 raise ValueError("Verzeichniseintrag mehrfach verwendet")
             seen.add(child.stream_id)
+            if len(seen) > limits.max_entries:
+                raise too_many_entries("Outlook-Datei", len(seen), limits)
             if child.is_storage():
-                pending.append(child.stream_id)
+                nested = depth + 1 if child.name.upper() == _EMBEDDED_MESSAGE.upper() else depth
+                if nested > limits.max_depth:
+                    raise depth_error("Outlook-Datei", nested, limits)
+                pending.append((child.stream_id, nested))
             else:
                 total += min(child.stream_size, size)
     if total > size:
         raise ValueError("Datenströme größer als die Datei")
 
 
-def _open_msg(data: bytes) -> mapi.MapiMessage:
+def _open_msg(data: bytes, limits: ArchiveLimits | None = None) -> mapi.MapiMessage:
     # aspose-email-foss opens a path (`from_file`) or parses bytes held in memory (`CFBReader(data)`).
     # Only the latter is used: it has no stream API, but its constructor never reads the bytes as a path.
+    cap = 4 * (limits or ArchiveLimits()).max_entries  # unreachable entries cost little, but not nothing
+    counted = ole_directory_entries(data, cap)
+    if counted > cap:
+        raise too_many_entries("Outlook-Datei", counted, limits or ArchiveLimits())
     cfb = CFBReader(data)
-    _check_cfb_tree(cfb, len(data))
+    _check_cfb_tree(cfb, len(data), limits)
     with mapi.MsgReader(cfb) as reader:
         return mapi.MapiMessage.from_msg_document(mapi.MsgDocument.from_reader(reader))
 
@@ -243,7 +303,7 @@ def _prepare(item: mapi.MapiMessage) -> None:
         name = attachment.filename or _text_property(attachment.properties, _DISPLAY_NAME)
         if not name and embedded is not None and embedded.subject:
             name = f"{embedded.subject}.msg"
-        attachment.filename = _CONTROL.sub(" ", name or "").strip() or None
+        attachment.filename = safe_filename(name, default="") or None
         attachment.embedded_message = None  # still listed: `attach_method` keeps it a message/rfc822 part
 
 
@@ -276,10 +336,12 @@ def extract_outlook_msg(ctx: IngestContext, settings: Settings) -> None:
     if not ctx.data.startswith(OLE_MAGIC):
         raise corrupt_error("Outlook-Datei", "kein OLE-Container")
     try:
-        item = _open_msg(ctx.data)
+        item = _open_msg(ctx.data, ArchiveLimits.of(settings))
         text = _eml_text(_to_email(ctx, item), _msg_fallback(item))
         rtf_only = not (item.body or "").strip() and not (item.body_html or "").strip() and bool(
             item.properties.get(_RTF_COMPRESSED))
+    except IngestError:
+        raise
     except Exception as exc:  # the CFB/MSG reader and the conversion raise assorted errors on broken files
         raise corrupt_error("Outlook-Datei", exc) from exc
     if rtf_only:

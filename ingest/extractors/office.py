@@ -1,14 +1,18 @@
-"""Office documents (DOCX, XLSX, ODT, ODS): text for the index, optionally a PDF preview via LibreOffice.
+"""Office documents (DOCX, XLSX, PPTX, ODT, ODS and the macro-enabled DOCM, XLSM, PPTM): text for the
+index, optionally a PDF preview via LibreOffice.
 
-DOCX and ODF are read straight from their XML with defusedxml (paragraphs, tables, text boxes and
-content controls in document order); XLSX through openpyxl (read-only, cached values). Every zip
-goes through `open_zip` first, which refuses zip bombs and encrypted packages.
+DOCX, PPTX and ODF are read straight from their XML with defusedxml (paragraphs, tables, text boxes and
+content controls in document order; slides in presentation order); XLSX through openpyxl (read-only,
+cached values). Macros (`vbaProject.bin`) are never read, let alone run; macro-enabled files get no
+LibreOffice preview. Every zip goes through `open_zip` first, which refuses zip bombs (on the real
+decompressed bytes) and encrypted packages.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import posixpath
 import re
 import shutil
 import signal
@@ -24,12 +28,17 @@ import openpyxl
 from defusedxml import ElementTree
 
 from dms.config import Settings
-from dms.errors import IngestError
+from dms.errors import IngestError, UnsupportedType
 from ingest.context import IngestContext, PageText
 from ingest.extractors.containers import (
     DOCX,
     ODS,
     ODT,
+    POWERPOINT_MACRO_MAIN,
+    POWERPOINT_MAIN,
+    PPTX,
+    WORD_MACRO_MAIN,
+    WORD_MAIN,
     XLSX,
     corrupt_error,
     encrypted_error,
@@ -37,12 +46,17 @@ from ingest.extractors.containers import (
     open_zip,
     read_entry,
 )
+from ingest.ocr import limit_memory
 
 MAX_TEXT_CHARS = 5_000_000
-PREVIEW_SUFFIXES = {DOCX: ".docx", XLSX: ".xlsx", ODT: ".odt", ODS: ".ods"}
+# Macro-enabled types are missing on purpose: LibreOffice never gets a file that carries macros.
+PREVIEW_SUFFIXES = {DOCX: ".docx", XLSX: ".xlsx", PPTX: ".pptx", ODT: ".odt", ODS: ".ods"}
 
 _CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
-_WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_RELATIONSHIPS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_OFFICE_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_SLIDE_REL_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide"
+_SLIDE_NAME = re.compile(r"^ppt/slides/slide(\d+)\.xml$")
 _WORD_EXTRA_PARTS = re.compile(r"^word/(header\d*|footer\d*|footnotes|endnotes|comments)\.xml$")
 # Subtrees without document text (properties, field codes, deleted text) or repeating it (mc:Fallback).
 _WORD_SKIP = {"Fallback", "pPr", "rPr", "sectPr", "tblPr", "trPr", "tcPr", "instrText", "delText"}
@@ -85,16 +99,21 @@ def _capped(ctx: IngestContext, text: str) -> str:
 # --- DOCX ------------------------------------------------------------------------------------------
 
 
-def _word_main_part(archive: zipfile.ZipFile) -> str:
-    raw = read_entry(archive, "[Content_Types].xml", "Word-Datei")
+def _main_part(archive: zipfile.ZipFile, content_types: set[str], kind: str) -> str:
+    """The package's main part named in [Content_Types].xml (the macro-enabled type counts as well)."""
+    raw = read_entry(archive, "[Content_Types].xml", kind)
     try:
         root = ElementTree.fromstring(raw)
     except Exception as exc:  # defusedxml/expat errors on hostile or broken XML
-        raise corrupt_error("Word-Datei", exc) from exc
+        raise corrupt_error(kind, exc) from exc
     for override in root.iter(f"{_CONTENT_TYPES_NS}Override"):
-        if override.get("ContentType") == _WORD_MAIN:
+        if override.get("ContentType") in content_types:
             return override.get("PartName", "").lstrip("/")
-    raise corrupt_error("Word-Datei", "kein Hauptdokument")
+    raise corrupt_error(kind, "kein Hauptdokument")
+
+
+def _word_main_part(archive: zipfile.ZipFile) -> str:
+    return _main_part(archive, {WORD_MAIN, WORD_MACRO_MAIN}, "Word-Datei")
 
 
 def wordml_text(xml: bytes) -> str:
@@ -129,7 +148,8 @@ def wordml_text(xml: bytes) -> str:
 
 
 def extract_docx(ctx: IngestContext, settings: Settings) -> None:
-    with open_zip(ctx.data, "Word-Datei") as archive:
+    """DOCX and DOCM (the macros stay unread)."""
+    with open_zip(ctx.data, "Word-Datei", settings) as archive:
         main = _word_main_part(archive)
         names = [main] + sorted(n for n in archive.namelist() if _WORD_EXTRA_PARTS.match(n))
         parts = [read_entry(archive, name, "Word-Datei") for name in names]
@@ -162,7 +182,8 @@ def _sheet_lines(rows: Iterable[tuple[Any, ...]]) -> Iterable[str]:
 
 
 def extract_xlsx(ctx: IngestContext, settings: Settings) -> None:
-    open_zip(ctx.data, "Excel-Datei").close()  # size, entry and encryption checks
+    """XLSX and XLSM (openpyxl without `keep_vba`: the macros stay unread)."""
+    open_zip(ctx.data, "Excel-Datei", settings).close()  # real-size, ratio, entry and encryption checks
     pages: list[PageText] = []
     budget = MAX_TEXT_CHARS
     try:
@@ -186,6 +207,94 @@ def extract_xlsx(ctx: IngestContext, settings: Settings) -> None:
     finally:
         workbook.close()
     ctx.pages = pages
+
+
+# --- PPTX / PPTM ---------------------------------------------------------------------------------
+
+
+def drawingml_text(xml: bytes) -> str:
+    """Text of one slide: the `a:t` runs, a line per `a:p` paragraph, `a:br` as a line break."""
+    parts: list[str] = []
+    for _event, elem in ElementTree.iterparse(io.BytesIO(xml), events=("end",)):
+        name = _local(elem.tag)
+        if name == "t":
+            parts.append(elem.text or "")
+        elif name == "br":
+            parts.append("\n")
+        elif name == "p" and elem.tag.startswith("{http://schemas.openxmlformats.org/drawingml/"):
+            parts.append("\n")
+            elem.clear()
+    return "".join(parts)
+
+
+def _slide_parts(archive: zipfile.ZipFile, main: str, kind: str) -> list[str]:
+    """Slide part names in presentation order (`p:sldIdLst` via the relationships), else by number."""
+    names = set(archive.namelist())
+    folder, base = posixpath.split(main)
+    rels_name = posixpath.join(folder, "_rels", base + ".rels")
+    ordered: list[str] = []
+    if main in names and rels_name in names:
+        try:
+            rels = ElementTree.fromstring(read_entry(archive, rels_name, kind))
+            targets = {
+                rel.get("Id"): posixpath.normpath(posixpath.join(folder, rel.get("Target", "")))
+                for rel in rels.iter(f"{_RELATIONSHIPS_NS}Relationship")
+                if rel.get("Type") == _SLIDE_REL_TYPE and rel.get("TargetMode") != "External"
+            }
+            presentation = ElementTree.fromstring(read_entry(archive, main, kind))
+        except IngestError:
+            raise
+        except Exception as exc:  # expat ParseError, defusedxml's forbidden DTD/entities
+            raise corrupt_error(kind, exc) from exc
+        for slide in presentation.iter():
+            if _local(slide.tag) == "sldId":
+                target = targets.get(slide.get(_OFFICE_REL_ID))
+                if target in names and target not in ordered:
+                    ordered.append(target)
+    if ordered:
+        return ordered
+    numbered = [(int(match.group(1)), name) for name in names if (match := _SLIDE_NAME.match(name))]
+    return [name for _, name in sorted(numbered)]
+
+
+def extract_pptx(ctx: IngestContext, settings: Settings) -> None:
+    """PPTX and PPTM: one page per slide, in presentation order (the macros stay unread)."""
+    kind = "PowerPoint-Datei"
+    with open_zip(ctx.data, kind, settings) as archive:
+        main = _main_part(archive, {POWERPOINT_MAIN, POWERPOINT_MACRO_MAIN}, kind)
+        slides = [read_entry(archive, name, kind) for name in _slide_parts(archive, main, kind)]
+    budget = MAX_TEXT_CHARS
+    pages: list[PageText] = []
+    try:
+        for number, slide in enumerate(slides, start=1):
+            text = tidy(drawingml_text(slide))
+            if len(text) > budget:
+                ctx.warn(f"Der Text wurde nach {MAX_TEXT_CHARS} Zeichen gekürzt.")
+                pages.append(PageText(number, text[:budget], "text_layer"))
+                break
+            budget -= len(text)
+            pages.append(PageText(number, text, "text_layer"))
+    except Exception as exc:  # expat ParseError, defusedxml's forbidden DTD/entities
+        raise corrupt_error(kind, exc) from exc
+    ctx.pages = pages or [PageText(1, "", "text_layer")]
+
+
+# --- plain ZIP archives ----------------------------------------------------------------------------
+
+
+def refuse_zip(ctx: IngestContext, settings: Settings) -> None:
+    """Registered for `application/zip`: archives are not documents. A bomb (too many entries, too large,
+    too highly compressed) is named as such; any other zip is an unsupported type."""
+    try:
+        open_zip(ctx.data, "ZIP-Datei", settings).close()
+    except IngestError as exc:
+        if exc.code in ("too_large", "archive_bomb"):
+            raise
+    raise UnsupportedType(
+        f"Der Dateityp {ctx.mime_type or 'application/zip'} wird nicht unterstützt (ZIP-Archive werden nicht "
+        "entpackt; bitte die Dateien einzeln hochladen).",
+        mime_type=ctx.mime_type or "application/zip",
+    )
 
 
 # --- ODT / ODS -------------------------------------------------------------------------------------
@@ -220,7 +329,7 @@ def odf_text(root: Any) -> str:
 def extract_odf(ctx: IngestContext, settings: Settings) -> None:
     """ODT as one page, ODS as one page per sheet."""
     kind = "OpenDocument-Datei"
-    with open_zip(ctx.data, kind) as archive:
+    with open_zip(ctx.data, kind, settings) as archive:
         if "META-INF/manifest.xml" in archive.namelist() and b"encryption-data" in read_entry(
             archive, "META-INF/manifest.xml", kind
         ):
@@ -260,15 +369,20 @@ def find_soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def office_pdf_preview(data: bytes, suffix: str, timeout: float = 120) -> bytes | None:
+def office_pdf_preview(
+    data: bytes, suffix: str, timeout: float = 120, *, memory_mb: int | None = None, workdir: str | None = None
+) -> bytes | None:
     """The document converted to PDF by LibreOffice; None when LibreOffice is not installed.
+
+    The conversion runs with an address-space limit of twice `memory_mb` (LibreOffice reserves
+    much more address space than it touches) in a temp folder inside `workdir`.
 
     Raises IngestError(code="preview_failed") when the conversion fails or times out.
     """
     binary = find_soffice()
     if binary is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="kundenakte-preview-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kundenakte-preview-", dir=workdir) as tmp:
         folder = Path(tmp)
         source = folder / f"dokument{suffix}"
         source.write_bytes(data)
@@ -279,7 +393,8 @@ def office_pdf_preview(data: bytes, suffix: str, timeout: float = 120) -> bytes 
         ]
         env = {**os.environ, "HOME": tmp}
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=limit_memory(2 * memory_mb if memory_mb else None),
         )
         try:
             output, _ = process.communicate(timeout=timeout)
@@ -296,13 +411,13 @@ def office_pdf_preview(data: bytes, suffix: str, timeout: float = 120) -> bytes 
         return result.read_bytes()
 
 
-def render_office_preview(ctx: IngestContext, timeout: float = 120) -> bytes | None:
+def render_office_preview(ctx: IngestContext, timeout: float = 120, memory_mb: int | None = None) -> bytes | None:
     """Preview PDF for an office document in `ctx`; a failure becomes a warning, never an error."""
     suffix = PREVIEW_SUFFIXES.get(ctx.mime_type or "")
     if suffix is None:
         return None
     try:
-        return office_pdf_preview(ctx.data, suffix, timeout=timeout)
+        return office_pdf_preview(ctx.data, suffix, timeout=timeout, memory_mb=memory_mb, workdir=ctx.workdir)
     except (IngestError, OSError) as exc:
         ctx.warn(exc.message if isinstance(exc, IngestError) else f"Die PDF-Vorschau ist fehlgeschlagen ({exc}).")
         return None

@@ -10,7 +10,20 @@ from dms.errors import IngestError, UnsupportedType
 from dms.services import Services
 from ingest.context import IngestContext
 from ingest.extractors import extractor_for, supported_types
-from ingest.extractors.containers import DOCX, EML, ENCRYPTED_OFFICE, MSG, ODS, ODT, XLSX, refine_mime
+from ingest.extractors.containers import (
+    DOCM,
+    DOCX,
+    EML,
+    ENCRYPTED_OFFICE,
+    MSG,
+    ODS,
+    ODT,
+    PPTM,
+    PPTX,
+    XLSM,
+    XLSX,
+    refine_mime,
+)
 
 # MIME types libmagic reports under other names.
 ALIASES = {
@@ -30,11 +43,15 @@ EXTENSIONS = {
     "application/xml": {".xml"},
     DOCX: {".docx"},
     XLSX: {".xlsx"},
+    PPTX: {".pptx"},
+    DOCM: {".docm"},
+    XLSM: {".xlsm"},
+    PPTM: {".pptm"},
     ODT: {".odt"},
     ODS: {".ods"},
     EML: {".eml"},
     MSG: {".msg"},
-    ENCRYPTED_OFFICE: {".docx", ".xlsx", ".pptx", ".docm", ".xlsm"},
+    ENCRYPTED_OFFICE: {".docx", ".xlsx", ".pptx", ".docm", ".xlsm", ".pptm"},
 }
 
 

@@ -29,8 +29,12 @@ def file_document(ctx: IngestContext, services: Services) -> None:
     ctx.title = ctx.given_title or ctx.title
     if not ctx.given_title and ctx.version == 1 and ctx.fields.get("invoice_number"):
         ctx.title = f"{ctx.document_class or 'Rechnung'} {ctx.fields['invoice_number']}"
-    ctx.status = DocumentStatus.NEEDS_REVIEW if reasons else DocumentStatus.FILED
-    ctx.status_reason = " ".join(reasons) + " Bitte prüfen und zuordnen." if reasons else None
+    # assignment problems first (they decide the folder), then what was not read (budgets)
+    parts = [" ".join(reasons) + " Bitte prüfen und zuordnen."] if reasons else []
+    if ctx.review_reasons:
+        parts.append(" ".join(ctx.review_reasons) + ("" if reasons else " Bitte prüfen."))
+    ctx.status = DocumentStatus.NEEDS_REVIEW if parts else DocumentStatus.FILED
+    ctx.status_reason = " ".join(parts) if parts else None
     if not ctx.is_latest:
         return  # an older version finishing late must not overwrite the filing of a newer one
     fields = dict(ctx.fields)

@@ -37,8 +37,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def test_migrated_schema_equals_the_models(empty_url: str) -> None:
     assert migrate.current(empty_url) is None
-    assert migrate.upgrade(empty_url) == migrate.head() == "0001"
-    assert migrate.current(empty_url) == "0001"
+    assert migrate.upgrade(empty_url) == migrate.head() == "0002"
+    assert migrate.current(empty_url) == "0002"
     assert _schema_diff(empty_url) == []
 
 
@@ -46,7 +46,7 @@ def test_upgrade_is_idempotent_and_safe_in_parallel(empty_url: str) -> None:
     workers = 4 if empty_url.startswith("postgresql") else 1  # SQLite: one writer by design
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(lambda _: migrate.upgrade(empty_url), range(4)))
-    assert results == ["0001"] * 4
+    assert results == [migrate.head()] * 4
     assert _schema_diff(empty_url) == []
 
 
@@ -56,7 +56,7 @@ def test_a_database_from_create_all_is_adopted_with_its_data(empty_url: str) -> 
     customer = catalog.create_customer("Alt GmbH", folders=["01 Stammdaten"])
     catalog.close()
     assert migrate.current(empty_url) is None
-    assert migrate.upgrade(empty_url) == "0001"
+    assert migrate.upgrade(empty_url) == migrate.head()
     catalog = Catalog(empty_url)
     try:
         assert catalog.get_customer(customer.number).name == "Alt GmbH"

@@ -111,26 +111,29 @@ class HostileStack:
         return sorted(self.work_dir.glob("*")) if self.work_dir.exists() else []
 
 
-@pytest.fixture(scope="session")
-def make_stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[
-    Callable[..., HostileStack]
-]:
-    """Factory: make_stack("embedded" | "server", config_toml=None, env=None) -> started stack."""
+def _new_stack(
+    request: pytest.FixtureRequest, base: Path, kind: str, config_toml: str | None, env: dict[str, str] | None
+) -> HostileStack:
+    stack_env: dict[str, str] = {}
+    if kind == "server":
+        from tests.server_env import isolated_env
+
+        stack_env = isolated_env(request.getfixturevalue("real_servers").env(), "hostile")
+    if config_toml is not None:
+        config = base / "limits.toml"
+        config.write_text(config_toml, encoding="utf-8")
+        stack_env["DMS_CONFIG"] = str(config)
+    stack_env.update(env or {})
+    return HostileStack(kind, base, stack_env)
+
+
+def _stack_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., HostileStack]]:
     started: list[HostileStack] = []
 
     def factory(kind: str, config_toml: str | None = None, env: dict[str, str] | None = None) -> HostileStack:
-        base = tmp_path_factory.mktemp(f"hostile-{kind}")
-        stack_env: dict[str, str] = {}
-        if kind == "server":
-            from tests.server_env import isolated_env
-
-            stack_env = isolated_env(request.getfixturevalue("real_servers").env(), "hostile")
-        if config_toml is not None:
-            config = base / "limits.toml"
-            config.write_text(config_toml, encoding="utf-8")
-            stack_env["DMS_CONFIG"] = str(config)
-        stack_env.update(env or {})
-        stack = HostileStack(kind, base, stack_env)
+        stack = _new_stack(request, tmp_path_factory.mktemp(f"hostile-{kind}"), kind, config_toml, env)
         started.append(stack)
         return stack.start()
 
@@ -141,10 +144,31 @@ def make_stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
             stack.stop()
 
 
+@pytest.fixture
+def make_stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[
+    Callable[..., HostileStack]
+]:
+    """Factory for one test: make_stack("embedded" | "server", config_toml=None, env=None) -> a started
+    stack of its own (own data folder, catalog, buckets, index and Celery queue), stopped after the test."""
+    yield from _stack_factory(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def module_stacks(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[
+    Callable[..., HostileStack]
+]:
+    """The same factory for module-scoped fixtures: its stacks stop after the module."""
+    yield from _stack_factory(request, tmp_path_factory)
+
+
 @pytest.fixture(scope="session", params=["embedded", "server"])
-def hostile_stack(request: pytest.FixtureRequest, make_stack: Callable[..., HostileStack]) -> HostileStack:
+def hostile_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileStack]:
     """One stack per backend kind, shared by the tests that do not restart or kill it."""
-    return make_stack(request.param)
+    stack = _new_stack(request, tmp_path_factory.mktemp(f"hostile-{request.param}"), request.param, None, None)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, message: str) -> None:

@@ -1,51 +1,67 @@
-"""Full-text search with filters."""
+"""Full-text search with filters.
+
+A search costs more than any other request, so it is bounded here and in the engines: the
+query's size (checked before anything is done with it; the engines check again, with the
+same function), its run time (the engines) and the searches running at once in this process
+(`[search] max_concurrent`; one more gets 503 `busy` with `Retry-After`, so the other web
+threads stay free for `/health`, uploads and downloads).
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from flask import current_app, jsonify, make_response, request
 
-from flask import jsonify, request
-
-from dms.errors import ValidationError
+from dms.errors import ServiceBusy
 from dms.search import SearchQuery
+from dms.search.limits import MAX_RESULT_WINDOW, SearchLimits, SearchSlots
+from dms.search.query import check_length
+from dms.validation import MAX_NAME, MAX_NUMBER, MAX_TAG, clean_text
 from dms.web.api import api_bp, services
 from dms.web.auth import require
+from dms.web.errors import error_response
+from dms.web.params import bool_arg, date_arg, int_arg, str_arg
+
+MAX_LIMIT = 200
+_GUARD = "dms.search_guard"
 
 
-def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise ValidationError(f"{name} muss ein Datum JJJJ-MM-TT sein.", field=name) from exc
-
-
-def _int_arg(name: str, default: int, upper: int) -> int:
-    try:
-        return max(0, min(int(request.args.get(name, default)), upper))
-    except ValueError as exc:
-        raise ValidationError(f"{name} muss eine Zahl sein.", field=name) from exc
+def _guard() -> tuple[SearchLimits, SearchSlots]:
+    """The limits and the per-process search slots, made once per app."""
+    guard = current_app.extensions.get(_GUARD)
+    if guard is None:
+        limits = SearchLimits.from_settings(services().settings)
+        guard = current_app.extensions.setdefault(_GUARD, (limits, SearchSlots(limits.max_concurrent)))
+    return guard
 
 
 @api_bp.get("/search")
 def search():
     actor = require("documents:read")
+    limits, slots = _guard()
+    raw = request.args.get("q") or ""
+    check_length(raw, limits)  # before cleaning: a 100 KB query costs nothing more than this
     query = SearchQuery(
-        text=request.args.get("q", ""),
-        customer=request.args.get("customer") or None,
-        document_class=request.args.get("class") or None,
-        folder=request.args.get("folder") or None,
-        tag=request.args.get("tag") or None,
-        date_from=_date_arg("from"),
-        date_to=_date_arg("to"),
-        limit=_int_arg("limit", 20, 200) or 20,
-        offset=_int_arg("offset", 0, 100_000),
+        text=clean_text(raw),
+        customer=str_arg("customer", max_length=MAX_NUMBER),
+        document_class=str_arg("class", max_length=MAX_NAME),
+        folder=str_arg("folder", max_length=MAX_NAME),
+        tag=str_arg("tag", max_length=MAX_TAG),
+        date_from=date_arg("from"),
+        date_to=date_arg("to"),
+        limit=int_arg("limit", 20, minimum=1, maximum=MAX_LIMIT),
+        offset=int_arg("offset", 0, minimum=0, maximum=MAX_RESULT_WINDOW),
     )
+    with_facets = bool_arg("facets")
     svc = services()
-    result = svc.index.search(query)
-    if request.args.get("facets", "").lower() in ("1", "true", "yes"):
-        result.facets = svc.index.facets(query)
+    try:
+        with slots.hold():
+            result = svc.index.search(query)
+            if with_facets:
+                result.facets = svc.index.facets(query)
+    except ServiceBusy as exc:
+        body, status = error_response(exc.http_status, exc.code, exc.message, **exc.details)
+        response = make_response(body, status)
+        response.headers["Retry-After"] = str(slots.retry_after)
+        return response
     svc.catalog.audit(actor.name, "search", "search", None, q=query.text, customer=query.customer)
     return jsonify(result.to_dict())
