@@ -6,6 +6,7 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from dms.errors import DmsError
 
 
 def _services(with_queue: bool = False):
-    from dms.services import build_services
+    from dms.app.services import build_services
 
     return build_services(Settings.from_env(), with_queue=with_queue)
 
@@ -41,10 +42,12 @@ def main(verbose: bool) -> None:
 @click.option("--threads", default=8, show_default=True, type=int, help="HTTP worker threads.")
 def serve(host: str, port: int, threads: int) -> None:
     """Run the web service (data folder from DMS_DATA_DIR)."""
+    from dms.cli_identity import refuse_unsafe_listen
     from dms.web import create_app
     from dms.web.server import serve as serve_app
 
     settings = Settings.from_env()
+    refuse_unsafe_listen(host, settings.auth_mode)  # DMS_AUTH_MODE=local: loopback only
     app = create_app(settings)
     click.echo(f"Kundenakte läuft auf http://{host}:{port}/ (Daten: {settings.data_dir.resolve()})")
     serve_app(app, host=host, port=port, threads=threads)
@@ -55,7 +58,7 @@ def check() -> None:
     """Report which backends are configured and whether each answers (exit 1 if one does not)."""
     from sqlalchemy.engine import make_url
 
-    from dms import services as backends
+    from dms.app import services as backends
 
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -114,8 +117,8 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Migrate the catalog (Alembic) to a revision."""
+    from dms.app.services import catalog_url
     from dms.catalog import migrate
-    from dms.services import catalog_url
 
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -142,7 +145,7 @@ def reindex() -> None:
     from dms.rebuild import reindex as run_reindex
 
     svc = _services()
-    with click.progressbar(length=len(svc.catalog.all_document_ids()), label="Index") as bar:
+    with click.progressbar(length=len(svc.catalog.documents.all_ids()), label="Index") as bar:
         count = run_reindex(svc, progress=bar.update)
     click.echo(f"{count} Dokumente indexiert")
 
@@ -160,24 +163,16 @@ def customers() -> None:
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
 def customers_add(name: str, number: str | None, kind: str, status: str, tags: tuple[str, ...]) -> None:
     """Create a customer and its file."""
-    from dms import sidecars
-    from dms.validation import customer_input
+    from dms.app.customers import create_customer
+    from dms.app.principal import CLI
 
-    svc = _services()
+    body: dict[str, Any] = {"name": name, "kind": kind, "status": status, "tags": list(tags)}
+    if number is not None:
+        body["number"] = number
     try:
-        body: dict[str, object] = {"name": name, "kind": kind, "status": status, "tags": list(tags)}
-        if number is not None:
-            body["number"] = number
-        values = customer_input(body)
-        customer = svc.catalog.create_customer(
-            values["name"], number=values.get("number"), kind=values["kind"], status=values["status"],
-            tags=values.get("tags", []),
-            folders=svc.settings.folder_template, first_number=svc.settings.first_customer_number,
-        )
+        customer = create_customer(_services(), CLI, body)
     except DmsError as exc:
         _fail(exc)
-    sidecars.write_customer(svc.store, customer)
-    svc.catalog.audit("cli", "customer.create", "customer", customer.number)
     click.echo(f"{customer.number}\t{customer.name}")
 
 
@@ -185,7 +180,10 @@ def customers_add(name: str, number: str | None, kind: str, status: str, tags: t
 @click.option("-q", "query", help="Filter by name or number.")
 def customers_list(query: str | None) -> None:
     """List customers."""
-    for customer in _services().catalog.list_customers(query, limit=10_000):
+    from dms.app.customers import list_customers
+    from dms.app.principal import CLI
+
+    for customer in list_customers(_services(), CLI, query, limit=10_000):
         click.echo(f"{customer.number}\t{customer.name}\t{customer.status}")
 
 
@@ -196,7 +194,8 @@ def customers_list(query: str | None) -> None:
 @click.option("--folder", help="Folder of the customer file.")
 def ingest(paths: tuple[Path, ...], customer_number: str | None, document_class: str | None, folder: str | None):
     """Ingest files and folders (recursively), with a progress bar."""
-    from dms.documents import Upload, receive_document
+    from dms.app.intake import Upload, receive_document
+    from dms.app.principal import CLI
     from dms.domain import Source
     from dms.errors import DuplicateDocument
     from ingest.pipeline import process_version
@@ -209,10 +208,10 @@ def ingest(paths: tuple[Path, ...], customer_number: str | None, document_class:
         for path in bar:
             upload = Upload(
                 path.read_bytes(), path.name, customer_number=customer_number,
-                document_class=document_class, folder=folder, source=Source.UPLOAD, actor="cli",
+                document_class=document_class, folder=folder, source=Source.UPLOAD,
             )
             try:
-                document = receive_document(svc, upload)
+                document = receive_document(svc, CLI, upload)
             except DuplicateDocument:
                 outcome["duplicate"] += 1
                 continue
@@ -240,17 +239,26 @@ def search(query: str, customer: str | None, document_class: str | None, limit: 
     """Full-text search."""
     import re
 
+    from dms.app.principal import CLI
+    from dms.app.search import search as search_documents
     from dms.search import SearchQuery
 
-    result = _services().index.search(
-        SearchQuery(text=query, customer=customer, document_class=document_class, limit=limit)
-    )
+    try:
+        result = search_documents(
+            _services(), CLI, SearchQuery(text=query, customer=customer, document_class=document_class, limit=limit)
+        )
+    except DmsError as exc:
+        _fail(exc)
     click.echo(f"{result.total} Treffer")
     for hit in result.hits:
         click.echo(f"{hit.id}  {hit.customer_number or '-'}  {hit.document_class or '-'}  {hit.title}")
         for snippet in hit.highlights[:1]:
             click.echo("    " + re.sub(r"</?mark>", "*", snippet))
 
+
+from dms.cli_identity import register  # noqa: E402  (`dms users`, `dms tokens`: issue #10)
+
+register(main)
 
 if __name__ == "__main__":
     main()

@@ -37,7 +37,10 @@ ENV_VARS: dict[str, str] = {
         "Seconds until Celery delivers an unacknowledged task again (worker lost). "
         "Must exceed the longest ingest. Default: 3600"
     ),
-    "DMS_AUTH_MODE": "'local' (no authentication, single-user laptop mode). Default: local",
+    "DMS_AUTH_MODE": (
+        "'local' (no authentication, single-user laptop mode; `dms serve` listens on loopback only) or "
+        "'users' (API tokens and user passwords, see `dms users` and `dms tokens`). Default: local"
+    ),
     "DMS_WORK_DIR": "Scratch folder of ingest attempts (OCR pages etc.). Default: DMS_DATA_DIR/work",
 }
 

@@ -11,17 +11,16 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from pathlib import PurePath
 from typing import Any
 
+from dms import sidecars
+from dms.app.documents import reindex_document
+from dms.app.services import Services
 from dms.catalog import Catalog
-from dms.catalog.restore import restore_document
-from dms.documents import reindex_document
 from dms.domain import Document, DocumentStatus, Source, Version
 from dms.errors import BackendUnavailable, Conflict, DmsError, NotFound
 from dms.search import IndexEntry
-from dms.services import Services
 from dms.storage import ObjectStore, keys
 
 log = logging.getLogger(__name__)
@@ -57,16 +56,8 @@ def planned_items(store: ObjectStore) -> int:
     return customers + len(_scan_documents(store))
 
 
-def _datetime(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
 def _version(store: ObjectStore, document_id: str, number: int, files: set[str], latest: dict[str, Any]) -> Version:
-    meta = keys.load(store.get(keys.version_meta_key(document_id, number)))
+    meta = sidecars.load(store.get(keys.version_meta_key(document_id, number)))
     derivatives = sorted(files - VERSION_FILES)
     mime_type = meta.get("mime_type")
     if latest.get("number") == number:
@@ -76,27 +67,16 @@ def _version(store: ObjectStore, document_id: str, number: int, files: set[str],
         from ingest.stages.detect import sniff
 
         mime_type = sniff(store.get(keys.original_key(document_id, number)))
-    return Version(
-        number=number,
-        sha256=meta["sha256"],
-        size=int(meta["size"]),
+    return sidecars.read_version(
+        meta, document_id, number,
         mime_type=mime_type,
-        filename=meta["filename"],
-        created_at=_datetime(meta["created_at"]),  # type: ignore[arg-type]
-        created_by=meta.get("created_by") or "unbekannt",
-        comment=meta.get("comment"),
-        storage_key=meta.get("storage_key") or keys.original_key(document_id, number),
-        text_key=meta.get("text_key") or (keys.text_key(document_id, number) if "text.txt" in files else None),
-        derivative_key=meta.get("derivative_key")
-        or (keys.derivative_key(document_id, number, derivatives[0]) if derivatives else None),
-        # Newer keys; sidecars written by older releases lack them.
-        original_filename=meta.get("original_filename"),
-        attempts=int(meta.get("attempts") or 0),
+        text_key=keys.text_key(document_id, number) if "text.txt" in files else None,
+        derivative_key=keys.derivative_key(document_id, number, derivatives[0]) if derivatives else None,
     )
 
 
 def _document(store: ObjectStore, document_id: str, found: _DocumentKeys) -> Document:
-    data = keys.load(store.get(keys.document_key(document_id))) if found.has_sidecar else {}
+    data = sidecars.load(store.get(keys.document_key(document_id))) if found.has_sidecar else {}
     latest = data.get("latest_version") or {}
     versions = [
         _version(store, document_id, number, files, latest)
@@ -114,23 +94,7 @@ def _document(store: ObjectStore, document_id: str, found: _DocumentKeys) -> Doc
             title=PurePath(first.filename).stem, source=Source.UPLOAD, status=DocumentStatus.RECEIVED,
             created_at=first.created_at, updated_at=versions[-1].created_at, versions=versions,
         )
-    return Document(
-        id=data.get("id") or document_id,
-        customer_number=data.get("customer_number"),
-        folder=data.get("folder"),
-        document_class=data.get("class"),
-        title=data.get("title") or PurePath(versions[0].filename).stem,
-        source=data.get("source") or Source.UPLOAD,
-        status=data.get("status") or DocumentStatus.RECEIVED,
-        status_reason=data.get("status_reason"),
-        tags=list(data.get("tags") or []),
-        fields=dict(data.get("fields") or {}),
-        classification=dict(data.get("classification") or {}),
-        document_date=_date(data.get("document_date")),
-        created_at=_datetime(data.get("created_at")),
-        updated_at=_datetime(data.get("updated_at")),
-        versions=versions,
-    )
+    return sidecars.read_document(data, document_id, versions, title=PurePath(versions[0].filename).stem)
 
 
 def _restore_customers(store: ObjectStore, catalog: Catalog, counts: dict[str, int], step: Progress) -> None:
@@ -138,16 +102,16 @@ def _restore_customers(store: ObjectStore, catalog: Catalog, counts: dict[str, i
         if not CUSTOMER_KEY.match(key):
             continue
         try:
-            data = keys.load(store.get(key))
-            catalog.create_customer(
-                data["name"],
-                folders=list(data.get("folders") or []),
-                number=data["number"],
-                kind=data.get("kind") or "legal",
-                status=data.get("status") or "Kunde",
-                tags=list(data.get("tags") or []),
-                customer_id=data["id"],
-                created_at=_datetime(data.get("created_at")),
+            customer = sidecars.read_customer(sidecars.load(store.get(key)))
+            catalog.customers.create(
+                customer.name,
+                folders=customer.folders,
+                number=customer.number,
+                kind=customer.kind,
+                status=customer.status,
+                tags=customer.tags,
+                customer_id=customer.id,
+                created_at=customer.created_at,
             )
             counts["customers"] += 1
         except (DmsError, KeyError, ValueError) as exc:
@@ -158,7 +122,7 @@ def _restore_customers(store: ObjectStore, catalog: Catalog, counts: dict[str, i
 
 def rebuild_catalog(store: ObjectStore, catalog: Catalog, progress: Progress | None = None) -> dict[str, int]:
     """Fill an empty catalog from the sidecars; returns counts (customers, documents, versions, skipped)."""
-    if catalog.list_customers(limit=1) or catalog.all_document_ids():
+    if catalog.customers.query(limit=1) or catalog.documents.all_ids():
         raise Conflict("Der Katalog ist nicht leer; wiederhergestellt wird nur in einen leeren Katalog.",
                        code="catalog_not_empty")
     step = progress or (lambda _n: None)
@@ -168,11 +132,11 @@ def rebuild_catalog(store: ObjectStore, catalog: Catalog, progress: Progress | N
         try:
             document = _document(store, document_id, found)
             try:
-                restore_document(catalog, document)
+                catalog.documents.restore(document)
             except NotFound:  # its customer's sidecar is gone: keep the document, in the inbox for review
                 document.status_reason = f"Kunde {document.customer_number} fehlt im Speicher. Bitte zuordnen."
                 document.customer_number, document.status = None, DocumentStatus.NEEDS_REVIEW
-                restore_document(catalog, document)
+                catalog.documents.restore(document)
             counts["documents"] += 1
             counts["versions"] += len(document.versions)
         except (DmsError, KeyError, ValueError) as exc:
@@ -198,7 +162,7 @@ class _Collector:
 def _entries(services: Services, progress: Progress | None, counted: list[int]) -> Iterator[IndexEntry]:
     collector = _Collector()
     shadow = replace(services, index=collector)  # type: ignore[arg-type]
-    for document_id in services.catalog.all_document_ids():
+    for document_id in services.catalog.documents.all_ids():
         collector.entry = None
         try:
             reindex_document(shadow, document_id)

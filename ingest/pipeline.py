@@ -12,8 +12,8 @@ from pathlib import Path
 from dms import sidecars
 from dms.domain import Document, DocumentStatus
 from dms.errors import BackendUnavailable, IngestError
-from dms.services import Services
 from ingest.context import IngestContext
+from ingest.ports import IngestServices
 from ingest.stages.classify import classify_document
 from ingest.stages.detect import detect_type
 from ingest.stages.extract import extract_text
@@ -23,7 +23,7 @@ from ingest.stages.load import load_original
 
 log = logging.getLogger(__name__)
 
-Stage = Callable[[IngestContext, Services], None]
+Stage = Callable[[IngestContext, IngestServices], None]
 STAGES: tuple[Stage, ...] = (
     load_original, detect_type, extract_text, classify_document, file_document, index_document
 )
@@ -67,19 +67,19 @@ def build_context(document: Document, version: int, *, max_seconds: int | None =
     return ctx
 
 
-def _fail(services: Services, ctx: IngestContext, stage: str, error: IngestError) -> None:
+def _fail(services: IngestServices, ctx: IngestContext, stage: str, error: IngestError) -> None:
     reason = f"{error.message} [{error.code}]"
     ctx.status, ctx.status_reason = DocumentStatus.FAILED, reason
     log.warning("document %s v%s failed in %s: %s", ctx.document_id, ctx.version, stage, reason)
     if ctx.is_latest:
-        services.catalog.set_status(ctx.document_id, DocumentStatus.FAILED, stage=stage, reason=reason)
-        sidecars.write_document(services.store, services.catalog.get_document(ctx.document_id))
+        services.catalog.documents.set_status(ctx.document_id, DocumentStatus.FAILED, stage=stage, reason=reason)
+        sidecars.write_document(services.store, services.catalog.documents.get(ctx.document_id))
 
 
 # --- attempts and scratch folders ----------------------------------------------------------------
 
 
-def _attempt_dirs(services: Services, document_id: str, version: int) -> list[Path]:
+def _attempt_dirs(services: IngestServices, document_id: str, version: int) -> list[Path]:
     root = services.settings.work_dir
     return sorted(root.glob(f"{document_id}-v{version}-a*")) if root.is_dir() else []
 
@@ -90,7 +90,7 @@ def _remove(path: Path) -> None:
         log.warning("scratch folder %s could not be removed", path)
 
 
-def _give_up(services: Services, ctx: IngestContext, document: Document, max_attempts: int) -> IngestContext:
+def _give_up(services: IngestServices, ctx: IngestContext, document: Document, max_attempts: int) -> IngestContext:
     """Too many attempts started: end `failed` without running a stage (the original stays)."""
     aborted = ctx.attempt - 1
     error = IngestError(
@@ -110,7 +110,7 @@ def _give_up(services: Services, ctx: IngestContext, document: Document, max_att
 
 
 def process_version(
-    services: Services, document_id: str, version: int, *, force: bool = False
+    services: IngestServices, document_id: str, version: int, *, force: bool = False
 ) -> IngestContext:
     """Run every stage for one version. Idempotent: a finished version is not processed twice.
 
@@ -118,14 +118,14 @@ def process_version(
     an attempt that kills the process (OOM, SIGKILL) still counts. When the count exceeds
     `[ingest] max_attempts` the version ends `failed` (`too_many_attempts`) without running a
     stage; this is the one guard against a crash loop, on both queue backends (a restart's
-    `recover_pending`, a Celery redelivery).
+    `dms.app.tasks.recover_pending`, a Celery redelivery).
 
     `force` (a manual reprocess) skips the "already finished" check and, when the document is
     in a final status (filed, needs_review, failed – e.g. after giving up), starts counting
     from zero: a deliberate new run gets the full budget. A forced task that crashes is
     delivered again with the same arguments while the document is still `processing`, so it
     keeps counting and cannot loop. (A caller that sets the status back to `received` before
-    queueing must call `catalog.reset_attempts` itself.)
+    queueing must call `catalog.documents.reset_attempts` itself.)
 
     An attempt that ends with `BackendUnavailable` (a backend down, the queue retries) gives its
     count back, so retries while a backend is down do not use up the attempts.
@@ -135,7 +135,7 @@ def process_version(
     when the attempt ends, whatever the outcome.
     """
     settings = services.settings
-    document = services.catalog.get_document(document_id)
+    document = services.catalog.documents.get(document_id)
     ctx = build_context(document, version, max_seconds=settings.limit("ingest", "max_seconds"))
     latest = document.latest
     if not force and ctx.is_latest and document.status in DONE and latest and latest.text_key:
@@ -143,8 +143,8 @@ def process_version(
         return ctx
     max_attempts = settings.limit("ingest", "max_attempts")
     if force and ctx.is_latest and document.status in FINAL:
-        services.catalog.reset_attempts(document_id, version)
-    ctx.attempt = services.catalog.start_attempt(document_id, version)
+        services.catalog.documents.reset_attempts(document_id, version)
+    ctx.attempt = services.catalog.documents.start_attempt(document_id, version)
     for leftover in _attempt_dirs(services, document_id, version):
         _remove(leftover)  # an earlier attempt died without cleaning up
     if ctx.attempt > max_attempts:
@@ -156,7 +156,7 @@ def process_version(
         return _run(services, ctx)
     except BackendUnavailable:
         try:
-            services.catalog.give_back_attempt(document_id, version)
+            services.catalog.documents.give_back_attempt(document_id, version)
         except Exception:  # noqa: BLE001 - the catalog may be the backend that is down
             log.warning("attempt %d of %s v%s not given back", ctx.attempt, document_id, version)
         raise  # transient: the queue retries the task
@@ -164,13 +164,13 @@ def process_version(
         _remove(workdir)
 
 
-def _run(services: Services, ctx: IngestContext) -> IngestContext:
+def _run(services: IngestServices, ctx: IngestContext) -> IngestContext:
     document_id = ctx.document_id
     stages = STAGES if ctx.is_latest else OLDER_VERSION_STAGES
     for stage in stages:
         name = stage.__name__
         if ctx.is_latest:
-            services.catalog.set_status(document_id, DocumentStatus.PROCESSING, stage=name)
+            services.catalog.documents.set_status(document_id, DocumentStatus.PROCESSING, stage=name)
         try:
             stage(ctx, services)
         except IngestError as exc:
@@ -183,25 +183,14 @@ def _run(services: Services, ctx: IngestContext) -> IngestContext:
             _fail(services, ctx, name, IngestError(f"Interner Fehler in {name}: {exc!r}", code="internal_error"))
             return ctx
     if ctx.is_latest:
-        services.catalog.set_status(
+        services.catalog.documents.set_status(
             document_id, ctx.status or DocumentStatus.FILED, stage="done", reason=ctx.status_reason
         )
-        sidecars.write_document(services.store, services.catalog.get_document(document_id))
+        sidecars.write_document(services.store, services.catalog.documents.get(document_id))
     return ctx
 
 
-def recover_pending(services: Services) -> int:
-    """Queue again what was received or in progress when the process stopped."""
-    if services.queue is None:
-        return 0
-    ids = services.catalog.pending_document_ids()
-    for document_id in ids:
-        latest = services.catalog.latest_version(document_id)
-        services.queue.submit("ingest.process", document_id=document_id, version=latest.number)
-    return len(ids)
-
-
-def run_stages(ctx: IngestContext, services: Services, stages: Sequence[Stage]) -> IngestContext:
+def run_stages(ctx: IngestContext, services: IngestServices, stages: Sequence[Stage]) -> IngestContext:
     """Run chosen stages on a context (for tests and tools); errors propagate."""
     for stage in stages:
         stage(ctx, services)

@@ -110,3 +110,8 @@ class AuditRow(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# Users and API tokens live in dms/identity/models.py on this Base: imported here so that
+# create_all and the migration checks see every table.
+from dms.identity import models as _identity_models  # noqa: E402, F401

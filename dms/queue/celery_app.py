@@ -1,6 +1,6 @@
 """Celery on Redis: the scale-out task queue.
 
-`make_celery(settings)` builds the app; every name in `dms.tasks.TASKS` becomes a Celery task
+`make_celery(settings)` builds the app; every name in `dms.app.tasks.TASKS` becomes a Celery task
 of the same name that only calls `run_in_worker` (a plain function). Arguments and results are
 JSON only.
 
@@ -36,16 +36,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from dms.app.services import Services, build_services
+from dms.app.tasks import GIVE_UP, TASKS, run_task
 from dms.config import Settings
-from dms.domain import DocumentStatus
 from dms.errors import BackendUnavailable, ValidationError
-from dms.services import Services, build_services
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,6 @@ MAX_RETRIES = 8
 RETRY_BACKOFF_MAX = 600  # seconds
 DEFAULT_VISIBILITY_TIMEOUT = 3600
 VISIBILITY_TIMEOUT_ENV = "DMS_CELERY_VISIBILITY_TIMEOUT"
-FINAL = {DocumentStatus.FILED, DocumentStatus.NEEDS_REVIEW, DocumentStatus.FAILED}
 
 
 # --- plain functions (no Celery) ---------------------------------------------------------------
@@ -78,32 +76,10 @@ class LazyServices:
 
 def run_in_worker(services: LazyServices, name: str, kwargs: dict[str, Any]) -> Any:
     """Run one task; a lost database connection counts as `BackendUnavailable` (retryable)."""
-    from dms.tasks import run_task
-
     try:
         return run_task(services.get(), name, kwargs)
     except (OperationalError, InterfaceError) as exc:
         raise BackendUnavailable(f"Katalog nicht erreichbar: {exc.orig}") from exc
-
-
-def _give_up_ingest(services: Services, kwargs: dict[str, Any], reason: str) -> None:
-    from dms import sidecars
-
-    document_id, version = str(kwargs["document_id"]), int(kwargs["version"])
-    document = services.catalog.get_document(document_id)
-    latest = document.latest
-    if latest is None or latest.number != version or document.status in FINAL:
-        return  # a newer version owns the status, or the document already finished
-    services.catalog.set_status(document_id, DocumentStatus.FAILED, stage="queue", reason=reason)
-    try:
-        sidecars.write_document(services.store, services.catalog.get_document(document_id))
-    except BackendUnavailable:
-        log.warning("sidecar of %s not written: object store unavailable", document_id)
-
-
-GIVE_UP: dict[str, Callable[[Services, dict[str, Any], str], None]] = {
-    "ingest.process": _give_up_ingest,
-}
 
 
 def give_up(services: Services, name: str, kwargs: dict[str, Any], error: BackendUnavailable, retries: int) -> None:
@@ -190,8 +166,6 @@ def make_celery(settings: Settings) -> DmsCelery:
         result_backend_transport_options={"socket_connect_timeout": 5},
         result_expires=24 * 3600,
     )
-    from dms.tasks import TASKS
-
     for name in TASKS:
         _register(app, name, backoff_max=min(RETRY_BACKOFF_MAX, max(1, timeout // 2)))
     return app

@@ -6,8 +6,8 @@ import logging
 
 from flask import Flask, Response
 
+from dms.app.services import Services, build_services
 from dms.config import Settings
-from dms.services import Services, build_services
 from dms.web.errors import register_error_handlers
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     settings = settings or (services.settings if services else Settings.from_env())
     if services is None:
         services = build_services(settings)
-        from ingest.pipeline import recover_pending
+        from dms.app.tasks import recover_pending
 
         recovered = recover_pending(services)
         if recovered:

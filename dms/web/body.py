@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Flask, request
 
+from dms.app.services import Services
 from dms.errors import PayloadTooLarge, ValidationError
-from dms.services import Services
 
 KB = 1024
 

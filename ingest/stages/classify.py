@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from classifiers import classify
 from classifiers.einvoice import classify_einvoice
-from dms.services import Services
 from ingest.context import IngestContext
+from ingest.ports import IngestServices
 
 
-def classify_document(ctx: IngestContext, services: Services) -> None:
+def classify_document(ctx: IngestContext, services: IngestServices) -> None:
     catalog = services.catalog
 
     def customer_exists(number: str) -> bool:
-        return catalog.find_customer(number) is not None
+        return catalog.customers.find(number) is not None
 
     if ctx.einvoice:
         result = classify_einvoice(
             ctx.einvoice,
             customer_exists=customer_exists,
-            customers_named=lambda name: [c.number for c in catalog.find_customers_by_name(name)],
+            customers_named=lambda name: [c.number for c in catalog.customers.find_by_name(name)],
             given_class=ctx.given_class,
             given_customer=ctx.given_customer,
         )

@@ -7,7 +7,6 @@ from pathlib import PurePath
 import magic
 
 from dms.errors import IngestError, UnsupportedType
-from dms.services import Services
 from ingest.context import IngestContext
 from ingest.extractors import extractor_for, supported_types
 from ingest.extractors.containers import (
@@ -24,6 +23,7 @@ from ingest.extractors.containers import (
     XLSX,
     refine_mime,
 )
+from ingest.ports import IngestServices
 
 # MIME types libmagic reports under other names.
 ALIASES = {
@@ -60,7 +60,7 @@ def sniff(data: bytes) -> str:
     return ALIASES.get(mime, mime)
 
 
-def detect_type(ctx: IngestContext, services: Services) -> None:
+def detect_type(ctx: IngestContext, services: IngestServices) -> None:
     if not ctx.data:
         raise IngestError("Die Datei ist leer (0 Byte).", code="empty_file")
     # containers (zip, OLE, mail headers) are told apart by looking inside, never by the name alone
@@ -75,4 +75,4 @@ def detect_type(ctx: IngestContext, services: Services) -> None:
     expected = EXTENSIONS.get(mime)
     if expected is not None and suffix not in expected:
         ctx.warn(f"Die Dateiendung {suffix or '(keine)'} passt nicht zum Inhalt ({mime}); behandelt als {mime}.")
-    services.catalog.update_version(ctx.document_id, ctx.version, mime_type=mime)
+    services.catalog.documents.update_version(ctx.document_id, ctx.version, mime_type=mime)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dms import sidecars
 from dms.errors import IngestError
-from dms.services import Services
 from dms.storage import keys
 from ingest.context import IngestContext
 from ingest.extractors import extractor_for
+from ingest.ports import IngestServices
 
 
-def extract_text(ctx: IngestContext, services: Services) -> None:
+def extract_text(ctx: IngestContext, services: IngestServices) -> None:
     extractor = extractor_for(ctx.mime_type or "")
     if extractor is None:
         raise IngestError(f"Kein Leser für {ctx.mime_type}.", code="unsupported_type")
@@ -38,5 +38,5 @@ def extract_text(ctx: IngestContext, services: Services) -> None:
         preview_key = keys.derivative_key(ctx.document_id, ctx.version, "rendition.html")
         services.store.put(preview_key, ctx.rendition_html.encode("utf-8"), content_type="text/html; charset=utf-8")
         ctx.derivatives["preview"] = changes["derivative_key"] = preview_key
-    version = services.catalog.update_version(ctx.document_id, ctx.version, **changes)
+    version = services.catalog.documents.update_version(ctx.document_id, ctx.version, **changes)
     sidecars.write_version(services.store, ctx.document_id, version)

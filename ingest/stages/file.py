@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dms.domain import DocumentStatus
-from dms.services import Services
 from ingest.context import IngestContext
+from ingest.ports import IngestServices
 
 
-def file_document(ctx: IngestContext, services: Services) -> None:
+def file_document(ctx: IngestContext, services: IngestServices) -> None:
     settings = services.settings
     inbox = settings.inbox_folder
     reasons: list[str] = []
@@ -40,7 +40,7 @@ def file_document(ctx: IngestContext, services: Services) -> None:
     fields = dict(ctx.fields)
     if ctx.warnings:
         fields["warnings"] = list(ctx.warnings)
-    services.catalog.update_document(
+    services.catalog.documents.update(
         ctx.document_id,
         customer_number=ctx.customer_number,
         folder=ctx.folder,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 
 from dms.errors import IngestError
-from dms.services import Services
 from ingest.context import IngestContext
+from ingest.ports import IngestServices
 
 
-def load_original(ctx: IngestContext, services: Services) -> None:
+def load_original(ctx: IngestContext, services: IngestServices) -> None:
     ctx.data = services.store.get(ctx.storage_key)
     digest = hashlib.sha256(ctx.data).hexdigest()
     if ctx.sha256 and digest != ctx.sha256:

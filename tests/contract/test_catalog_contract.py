@@ -227,9 +227,9 @@ def test_pending_documents_are_received_or_processing(catalog: Catalog) -> None:
 
 
 def test_audit_entries_are_kept_in_order(catalog: Catalog) -> None:
-    catalog.audit("anna", "document.read", "document", "d-1", version=1)
-    catalog.audit("ben", "document.download", "document", "d-1")
-    catalog.audit("anna", "document.read", "document", "d-2")
+    catalog.audit.record("anna", "document.read", "document", "d-1", version=1)
+    catalog.audit.record("ben", "document.download", "document", "d-1")
+    catalog.audit.record("anna", "document.read", "document", "d-2")
     entries = catalog.audit_entries("document", "d-1")
     assert [(e["actor"], e["action"], e["details"]) for e in entries] == [
         ("anna", "document.read", {"version": 1}),

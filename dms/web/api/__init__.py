@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from dms.services import Services
+from dms.app.services import Services
 from dms.web.auth import load_principal
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")

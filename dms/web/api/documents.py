@@ -1,4 +1,7 @@
-"""Documents: upload, metadata, content of any version, new versions, manual filing."""
+"""Documents: upload, metadata, content of any version, new versions, manual filing.
+
+HTTP in (form fields, query parameters), a `dms.app` use case, JSON or bytes out.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from dms import validation as v
-from dms.documents import Upload, read_content, read_preview, receive_document, receive_version, refile
+from dms.app import documents as uc
+from dms.app import intake
+from dms.app.principal import DOCUMENTS_READ, DOCUMENTS_WRITE
 from dms.domain import DocumentStatus, Source
 from dms.errors import ValidationError
 from dms.web.api import api_bp, services
@@ -25,12 +30,12 @@ def _form(name: str, max_length: int = 200, *, multiline: bool = False) -> str |
     return v.text_field(request.form.get(name), name, max_length=max_length, multiline=multiline)
 
 
-def _upload_from_request(actor: str) -> Upload:
+def _upload_from_request() -> intake.Upload:
     file = request.files.get("file")
     if file is None:
         raise ValidationError("Es fehlt die Datei (Formularfeld 'file').", field="file")
     tags = v.tags_field(",".join(request.form.getlist("tags")))
-    return Upload(
+    return intake.Upload(
         data=file.read(),
         filename=file.filename or "unbenannt",
         customer_number=_form("customer_number", v.MAX_NUMBER),
@@ -39,7 +44,6 @@ def _upload_from_request(actor: str) -> Upload:
         title=_form("title", v.MAX_TITLE),
         tags=tuple(tags),
         source=_form("source", 32) or Source.API,
-        actor=actor,
         comment=_form("comment", v.MAX_COMMENT, multiline=True),
     )
 
@@ -51,18 +55,18 @@ def _links(document_id: str) -> dict[str, str]:
 
 @api_bp.post("/documents")
 def upload_document():
-    actor = require("documents:write")
-    svc = services()
-    document = receive_document(svc, _upload_from_request(actor.name))
-    svc.catalog.audit(actor.name, "document.upload", "document", document.id, version=1)
+    principal = require(DOCUMENTS_WRITE)
+    document = intake.receive_document(services(), principal, _upload_from_request())
     body = {"id": document.id, "status": document.status, "version": 1, "links": _links(document.id)}
     return jsonify(body), 202, {"Location": _links(document.id)["self"]}
 
 
 @api_bp.get("/documents")
 def list_documents():
-    require("documents:read")
-    documents = services().catalog.list_documents(
+    principal = require(DOCUMENTS_READ)
+    documents = uc.list_documents(
+        services(),
+        principal,
         customer_number=str_arg("customer", max_length=v.MAX_NUMBER),
         status=choice_arg("status", {s.value for s in DocumentStatus}),
         folder=str_arg("folder"),
@@ -74,13 +78,11 @@ def list_documents():
 
 @api_bp.get("/documents/<document_id>")
 def get_document(document_id: str):
-    actor = require("documents:read")
-    svc = services()
-    document = svc.catalog.get_document(document_id)
+    principal = require(DOCUMENTS_READ)
+    document, events = uc.get_document(services(), principal, document_id)
     body: dict[str, Any] = document.to_dict()
-    body["events"] = [e.to_dict() for e in svc.catalog.events(document_id)]
+    body["events"] = [e.to_dict() for e in events]
     body["links"] = _links(document_id)
-    svc.catalog.audit(actor.name, "document.read", "document", document_id)
     return jsonify(body)
 
 
@@ -91,12 +93,10 @@ def _version_arg() -> int | None:
 
 @api_bp.get("/documents/<document_id>/content")
 def get_content(document_id: str):
-    actor = require("documents:read")
+    principal = require(DOCUMENTS_READ)
     number = _version_arg()
-    svc = services()
     download = bool_arg("download")
-    version, data = read_content(svc, document_id, number)
-    svc.catalog.audit(actor.name, "document.download", "document", document_id, version=version.number)
+    version, data = uc.read_content(services(), principal, document_id, number)
     mime = version.mime_type or "application/octet-stream"
     inline = not download and mime in INLINE_TYPES
     response = Response(data, mimetype=mime if inline or version.mime_type else "application/octet-stream")
@@ -111,11 +111,9 @@ def get_content(document_id: str):
 @api_bp.get("/documents/<document_id>/preview")
 def get_preview(document_id: str):
     """The rendition for viewing (HTML of an XML e-invoice, a searchable PDF) or the original."""
-    actor = require("documents:read")
+    principal = require(DOCUMENTS_READ)
     download = bool_arg("download")
-    svc = services()
-    version, data, mime = read_preview(svc, document_id, _version_arg())
-    svc.catalog.audit(actor.name, "document.preview", "document", document_id, version=version.number)
+    version, data, mime = uc.read_preview(services(), principal, document_id, _version_arg())
     response = Response(data, mimetype=mime)
     if download:
         stem = version.filename.rsplit(".", 1)[0]
@@ -137,20 +135,14 @@ def _content_disposition(kind: str, filename: str) -> str:
 
 @api_bp.post("/documents/<document_id>/versions")
 def add_version(document_id: str):
-    actor = require("documents:write")
-    svc = services()
-    upload = _upload_from_request(actor.name)
-    document, version = receive_version(svc, document_id, upload)
-    svc.catalog.audit(actor.name, "document.new_version", "document", document_id, version=version.number)
+    principal = require(DOCUMENTS_WRITE)
+    document, version = intake.add_version(services(), principal, document_id, _upload_from_request())
     body = {"id": document_id, "version": version.number, "status": document.status, "links": _links(document_id)}
     return jsonify(body), 202
 
 
 @api_bp.patch("/documents/<document_id>")
 def update_document(document_id: str):
-    actor = require("documents:write")
-    changes = v.document_changes(json_object())
-    svc = services()
-    document = refile(svc, document_id, changes, actor.name)
-    svc.catalog.audit(actor.name, "document.refile", "document", document_id, fields=sorted(changes))
+    principal = require(DOCUMENTS_WRITE)
+    document = uc.refile(services(), principal, document_id, json_object())
     return jsonify(document.to_dict())

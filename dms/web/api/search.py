@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, make_response, request
 
+from dms.app.principal import DOCUMENTS_READ
+from dms.app.search import search as search_documents
 from dms.errors import ServiceBusy
 from dms.search import SearchQuery
 from dms.search.limits import MAX_RESULT_WINDOW, SearchLimits, SearchSlots
 from dms.search.query import check_length
-from dms.validation import MAX_NAME, MAX_NUMBER, MAX_TAG, clean_text
+from dms.validation import MAX_NAME, MAX_NUMBER, MAX_TAG
 from dms.web.api import api_bp, services
 from dms.web.auth import require
 from dms.web.errors import error_response
@@ -36,12 +38,12 @@ def _guard() -> tuple[SearchLimits, SearchSlots]:
 
 @api_bp.get("/search")
 def search():
-    actor = require("documents:read")
+    principal = require(DOCUMENTS_READ)
     limits, slots = _guard()
     raw = request.args.get("q") or ""
-    check_length(raw, limits)  # before cleaning: a 100 KB query costs nothing more than this
+    check_length(raw, limits)  # before the parameters: a 100 KB query costs nothing more than this
     query = SearchQuery(
-        text=clean_text(raw),
+        text=raw,  # cleaned by the use case
         customer=str_arg("customer", max_length=MAX_NUMBER),
         document_class=str_arg("class", max_length=MAX_NAME),
         folder=str_arg("folder", max_length=MAX_NAME),
@@ -52,16 +54,12 @@ def search():
         offset=int_arg("offset", 0, minimum=0, maximum=MAX_RESULT_WINDOW),
     )
     with_facets = bool_arg("facets")
-    svc = services()
     try:
         with slots.hold():
-            result = svc.index.search(query)
-            if with_facets:
-                result.facets = svc.index.facets(query)
+            result = search_documents(services(), principal, query, facets=with_facets)
     except ServiceBusy as exc:
         body, status = error_response(exc.http_status, exc.code, exc.message, **exc.details)
         response = make_response(body, status)
         response.headers["Retry-After"] = str(slots.retry_after)
         return response
-    svc.catalog.audit(actor.name, "search", "search", None, q=query.text, customer=query.customer)
     return jsonify(result.to_dict())

@@ -1,0 +1,163 @@
+"""Use cases that take a file in: receive a document, add a version.
+
+Validate, store the original first (with its sidecar), record it in the catalog, audit, then
+queue the ingest. Every entry point (API, CLI, mail gateway, hot folder, ERP) comes through here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from dms import sidecars
+from dms.app.audit import record
+from dms.app.principal import DOCUMENTS_WRITE, Principal, require
+from dms.app.services import Services
+from dms.app.tasks import queue_ingest
+from dms.catalog.engine import utcnow
+from dms.domain import Document, DocumentStatus, Source, Version
+from dms.errors import DuplicateDocument, NotFound, PayloadTooLarge, ValidationError
+from dms.storage import keys
+from dms.validation import safe_filename
+
+
+@dataclass
+class Upload:
+    """A file as an entry point received it, with what the sender said about it."""
+
+    data: bytes
+    filename: str
+    customer_number: str | None = None
+    document_class: str | None = None
+    folder: str | None = None
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    source: str = Source.UPLOAD
+    comment: str | None = None
+
+
+def clean_filename(name: str | None) -> str:
+    """The stored file name: no path parts, `..`, control or bidi characters (see dms.validation)."""
+    return safe_filename(name)
+
+
+def _original_name(name: str | None) -> str | None:
+    """The name as sent (kept as metadata only, never used as a path), when it differs from the stored one."""
+    if not name:
+        return None
+    raw = name.encode("utf-8", "replace").decode("utf-8")[:1000]
+    return raw if raw != clean_filename(name) else None
+
+
+def _check_size(services: Services, upload: Upload) -> None:
+    limit = services.settings.max_upload_bytes
+    if len(upload.data) > limit:
+        raise PayloadTooLarge(
+            f"Die Datei ist {len(upload.data) // 1048576} MB groß; erlaubt sind {limit // 1048576} MB."
+        )
+
+
+def _validate(services: Services, upload: Upload) -> None:
+    settings = services.settings
+    _check_size(services, upload)
+    if upload.source not in set(Source):
+        raise ValidationError(f"Unbekannte Quelle {upload.source!r}.", field="source")
+    if upload.document_class and upload.document_class not in settings.document_classes:
+        allowed = ", ".join(settings.document_classes)
+        raise ValidationError(
+            f"Unbekannte Dokumentklasse {upload.document_class!r}; erlaubt: {allowed}.", field="document_class"
+        )
+    customer = None
+    if upload.customer_number:
+        try:
+            customer = services.catalog.customers.get(upload.customer_number)
+        except NotFound as exc:
+            raise ValidationError(exc.message, code="customer_not_found", field="customer_number") from exc
+    if upload.folder:
+        folders = customer.folders if customer else settings.folder_template
+        if upload.folder not in folders:
+            raise ValidationError(f"Den Ordner {upload.folder!r} gibt es in dieser Akte nicht.", field="folder")
+
+
+def _new_version(document_id: str, number: int, upload: Upload, sha256: str, actor: str) -> Version:
+    return Version(
+        number=number,
+        sha256=sha256,
+        size=len(upload.data),
+        mime_type=None,
+        filename=clean_filename(upload.filename),
+        original_filename=_original_name(upload.filename),
+        created_at=utcnow(),
+        created_by=actor,
+        comment=upload.comment,
+        storage_key=keys.original_key(document_id, number),
+    )
+
+
+def receive_document(services: Services, principal: Principal, upload: Upload) -> Document:
+    """Store the original, create the document (status received), audit and queue its ingest."""
+    require(principal, DOCUMENTS_WRITE)
+    _validate(services, upload)
+    sha256 = hashlib.sha256(upload.data).hexdigest()
+    documents = services.catalog.documents
+    with services.receive_lock:
+        duplicate = documents.find_duplicate(sha256, upload.customer_number)
+        if duplicate:
+            raise DuplicateDocument(
+                "Diese Datei ist bereits abgelegt.", document_id=duplicate[0], version=duplicate[1]
+            )
+        document_id = str(uuid.uuid4())
+        version = _new_version(document_id, 1, upload, sha256, principal.name)
+        services.store.put(version.storage_key, upload.data)
+        sidecars.write_version(services.store, document_id, version)
+        draft = Document(
+            id=document_id,
+            customer_number=upload.customer_number,
+            folder=upload.folder,
+            document_class=upload.document_class,
+            title=(upload.title or "").strip() or PurePath(version.filename).stem,
+            source=upload.source,
+            status=DocumentStatus.RECEIVED,
+            tags=sorted(set(upload.tags)),
+            classification={
+                "given": {
+                    "customer_number": upload.customer_number,
+                    "document_class": upload.document_class,
+                    "folder": upload.folder,
+                    "title": upload.title,
+                }
+            },
+        )
+        document = documents.create(draft, version)
+        sidecars.write_document(services.store, document)
+    queue_ingest(services, document_id, 1)
+    record(services, principal, "document.upload", "document", document_id, version=1)
+    return document
+
+
+def add_version(services: Services, principal: Principal, document_id: str, upload: Upload) -> tuple[Document, Version]:
+    """Add a new version to a document; every older version stays retrievable."""
+    require(principal, DOCUMENTS_WRITE)
+    _check_size(services, upload)
+    sha256 = hashlib.sha256(upload.data).hexdigest()
+    documents = services.catalog.documents
+    with services.receive_lock:
+        document = documents.get(document_id)
+        same = next((v for v in document.versions if v.sha256 == sha256), None)
+        if same is not None:
+            raise DuplicateDocument(
+                f"Diese Datei ist bereits Version {same.number} des Dokuments.",
+                document_id=document_id,
+                version=same.number,
+            )
+        number = (document.latest.number if document.latest else 0) + 1
+        version = _new_version(document_id, number, upload, sha256, principal.name)
+        services.store.put(version.storage_key, upload.data)
+        sidecars.write_version(services.store, document_id, version)
+        documents.add_version(document_id, version)
+        documents.set_status(document_id, DocumentStatus.RECEIVED, stage="store_original")
+    queue_ingest(services, document_id, number)
+    record(services, principal, "document.new_version", "document", document_id, version=number)
+    return documents.get(document_id), version

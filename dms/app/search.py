@@ -1,0 +1,26 @@
+"""Use case: full-text search with filters (and facets), bounded by the `[search]` limits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dms.app.audit import record
+from dms.app.principal import DOCUMENTS_READ, Principal, require
+from dms.app.services import Services
+from dms.search import SearchQuery, SearchResult
+from dms.search.limits import SearchLimits
+from dms.search.query import check_length
+from dms.validation import clean_text
+
+
+def search(services: Services, principal: Principal, query: SearchQuery, *, facets: bool = False) -> SearchResult:
+    """Hits for `query` (its text as sent: its length is checked before it is cleaned); `facets`
+    adds counts per customer, class, folder, year and tag. The engines enforce the time limit."""
+    require(principal, DOCUMENTS_READ)
+    check_length(query.text, SearchLimits.from_settings(services.settings))
+    query = replace(query, text=clean_text(query.text))
+    result = services.index.search(query)
+    if facets:
+        result.facets = services.index.facets(query)
+    record(services, principal, "search", "search", None, q=query.text, customer=query.customer)
+    return result

@@ -1,0 +1,61 @@
+"""What the ingest pipeline needs of the application: backends behind Protocols, nothing else.
+
+`dms.app.services.Services` fits `IngestServices`; ingest never imports the application layer
+(`dms.app`, `dms.web`, `dms.cli`), so the application can depend on ingest and not the other way
+round (see tests/test_layers.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from dms.config import Settings
+from dms.domain import Customer, Document, Version
+from dms.search.base import SearchIndex
+from dms.storage.base import ObjectStore
+
+
+class CustomerLookup(Protocol):
+    def find(self, number: str) -> Customer | None: ...
+
+    def find_by_name(self, name: str) -> list[Customer]: ...
+
+
+class DocumentRecords(Protocol):
+    def get(self, document_id: str) -> Document: ...
+
+    def update(self, document_id: str, *, customer_number: Any = ..., **changes: Any) -> Document: ...
+
+    def update_version(self, document_id: str, number: int, **changes: Any) -> Version: ...
+
+    def set_status(self, document_id: str, status: str, *, stage: str, reason: str | None = None) -> None: ...
+
+    def start_attempt(self, document_id: str, number: int) -> int: ...
+
+    def give_back_attempt(self, document_id: str, number: int) -> int: ...
+
+    def reset_attempts(self, document_id: str, number: int) -> None: ...
+
+
+class CatalogPort(Protocol):
+    @property
+    def customers(self) -> CustomerLookup: ...
+
+    @property
+    def documents(self) -> DocumentRecords: ...
+
+
+class IngestServices(Protocol):
+    """The backends a stage works with (the catalog's repositories, the store, the index)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> ObjectStore: ...
+
+    @property
+    def catalog(self) -> CatalogPort: ...
+
+    @property
+    def index(self) -> SearchIndex: ...
