@@ -195,8 +195,9 @@ class OpenSearchIndex:
                 raise
 
         response = self._read(action, call)
-        if response.get("timed_out"):
-            raise timeout_error(seconds)
+        failures = (response.get("_shards") or {}).get("failures") or []
+        if response.get("timed_out") or any(_cancelled_text(str(f)) for f in failures):
+            raise timeout_error(seconds)  # partial results are never passed off as complete
         return response
 
     def search(self, query: SearchQuery) -> SearchResult:
@@ -230,5 +231,12 @@ class OpenSearchIndex:
 
 def _cancelled(exc: TransportError) -> bool:
     """The cluster cancelled the search task (cancel_after_time_interval) or a shard timed out."""
-    text = f"{exc.error} {exc.info}".lower()
-    return "cancelled" in text or "timed out" in text
+    return _cancelled_text(f"{exc.error} {exc.info}")
+
+
+_CANCEL_MARKERS = ("cancelled", "canceled", "cancellation", "timed out", "time exceeded", "timeout")
+
+
+def _cancelled_text(text: str) -> bool:
+    lowered = text.lower()
+    return any(marker in lowered for marker in _CANCEL_MARKERS)
