@@ -1,4 +1,14 @@
 # Kundenakte image for the web service, the worker and (later) the mail gateway.
+
+# Swagger UI for /api/docs, vendored at build time (same pin as scripts/docs-assets.sh).
+FROM node:22-bookworm-slim AS docs
+WORKDIR /docs
+RUN npm pack --silent swagger-ui-dist@5.35.0 \
+ && mkdir out \
+ && tar -xzf swagger-ui-dist-5.35.0.tgz -C out \
+    package/swagger-ui-bundle.js package/swagger-ui.css package/LICENSE package/NOTICE \
+ && echo 5.35.0 > out/package/.version
+
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OMP_THREAD_LIMIT=1
 RUN apt-get update \
@@ -8,6 +18,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY requirements ./requirements
 COPY dms ./dms
+COPY --from=docs /docs/out/package/ ./dms/web/static/swagger-ui/
 COPY ingest ./ingest
 COPY classifiers ./classifiers
 COPY retention ./retention

@@ -49,6 +49,9 @@ def serve(host: str, port: int, threads: int) -> None:
     settings = Settings.from_env()
     refuse_unsafe_listen(host, settings.auth_mode)  # DMS_AUTH_MODE=local: loopback only
     app = create_app(settings)
+    from dms.webhooks.delivery import start_embedded  # webhooks: delivered here on the in-process queue
+
+    start_embedded(app.extensions["dms"].catalog, settings)
     click.echo(f"Kundenakte läuft auf http://{host}:{port}/ (Daten: {settings.data_dir.resolve()})")
     serve_app(app, host=host, port=port, threads=threads)
 
@@ -256,9 +259,13 @@ def search(query: str, customer: str | None, document_class: str | None, limit: 
             click.echo("    " + re.sub(r"</?mark>", "*", snippet))
 
 
+from dms.cli_audit import register as register_audit  # noqa: E402  (`dms audit`: issue #10)
 from dms.cli_identity import register  # noqa: E402  (`dms users`, `dms tokens`: issue #10)
+from dms.cli_watch import register as register_watch  # noqa: E402  (`dms watch`: the hot folder)
 
 register(main)
+register_audit(main)
+register_watch(main)
 
 if __name__ == "__main__":
     main()

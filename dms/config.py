@@ -42,6 +42,9 @@ ENV_VARS: dict[str, str] = {
         "'users' (API tokens and user passwords, see `dms users` and `dms tokens`). Default: local"
     ),
     "DMS_WORK_DIR": "Scratch folder of ingest attempts (OCR pages etc.). Default: DMS_DATA_DIR/work",
+    # --- webhooks (dms/webhooks/config.py; more endpoints as [[webhooks]] in the TOML) ---
+    "DMS_WEBHOOK_URLS": "Webhook URLs (comma-separated) that get every document event, signed with DMS_WEBHOOK_SECRET.",
+    "DMS_WEBHOOK_SECRET": "HMAC-SHA256 secret (at least 16 characters) of the DMS_WEBHOOK_URLS endpoints.",
 }
 
 
@@ -66,6 +69,13 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ValidationError(f"Konfiguration {path} ist nicht lesbar: {exc}", code="bad_config") from exc
     return rules
+
+
+def _webhook_env(env: dict[str, str], rules: dict[str, Any]) -> dict[str, str]:
+    """The environment the webhook endpoints are configured from (secrets stay out of the TOML)."""
+    hooks = rules.get("webhooks")
+    names = {str(h.get("secret_env")) for h in hooks if isinstance(h, dict)} if isinstance(hooks, list) else set()
+    return {k: v for k, v in env.items() if k.startswith("DMS_WEBHOOK_") or k in names}
 
 
 @dataclass(frozen=True)
@@ -94,10 +104,13 @@ class Settings:
     auth_mode: str = "local"
     work_root: Path | None = None
     rules: dict[str, Any] = field(default_factory=load_rules)
+    # DMS_WEBHOOK_* and the variables named by `[[webhooks]] secret_env` (see dms/webhooks/config.py)
+    webhook_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         env = dict(os.environ if environ is None else environ)
+        rules = load_rules(env.get("DMS_CONFIG") or None)
         values: dict[str, Any] = {
             "data_dir": Path(env.get("DMS_DATA_DIR", "data")),
             "database_url": env.get("DMS_DATABASE_URL") or None,
@@ -115,7 +128,8 @@ class Settings:
             "celery_queue": env.get("DMS_CELERY_QUEUE") or "kundenakte",
             "auth_mode": env.get("DMS_AUTH_MODE", "local"),
             "work_root": Path(env["DMS_WORK_DIR"]) if env.get("DMS_WORK_DIR") else None,
-            "rules": load_rules(env.get("DMS_CONFIG") or None),
+            "rules": rules,
+            "webhook_env": _webhook_env(env, rules),
         }
         values.update(overrides)
         return cls(**values)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -32,6 +34,7 @@ class Source(StrEnum):
     EMAIL = "email"
     ERP = "erp"
     API = "api"
+    HOTFOLDER = "hotfolder"  # `dms watch` (dms/watch.py)
 
 
 def _jsonable(value: Any) -> Any:
@@ -54,9 +57,21 @@ class Customer:
     tags: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     created_at: datetime | None = None
+    # Catalog state (incremented by every update), not part of the record: not compared, not shown.
+    row_version: int = field(default=1, compare=False)
+
+    @property
+    def etag(self) -> str:
+        """A strong HTTP entity tag of this state of the customer (changes with every update)."""
+        state = [self.id, self.number, self.name, str(self.kind), str(self.status), sorted(self.tags),
+                 list(self.folders), self.row_version]
+        digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode("utf-8")).hexdigest()
+        return f'"{digest[:32]}"'
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        data = _jsonable(asdict(self))
+        data.pop("row_version")
+        return data
 
 
 @dataclass
@@ -103,6 +118,14 @@ class Document:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     versions: list[Version] = field(default_factory=list)
+    # The sender's own id of the document (an ERP's document number) and who sent it (principal name).
+    external_id: str | None = None
+    external_source: str | None = None
+    # Metadata the sender gave; `fields`/`document_date` hold them merged with what the pipeline found.
+    given_fields: dict[str, Any] = field(default_factory=dict)
+    given_date: date | None = None
+    # Position in the order the catalog received documents (cursor pagination); catalog state.
+    seq: int | None = field(default=None, compare=False)
 
     @property
     def latest(self) -> Version | None:
@@ -129,6 +152,9 @@ class Document:
             "document_date": _jsonable(self.document_date),
             "created_at": _jsonable(self.created_at),
             "updated_at": _jsonable(self.updated_at),
+            "external_id": self.external_id,
+            "external_source": self.external_source,
+            "given": {"fields": _jsonable(self.given_fields), "document_date": _jsonable(self.given_date)},
         }
         latest = self.latest
         data["latest_version"] = latest.to_dict() if latest else None

@@ -87,3 +87,30 @@ class SearchTimeout(DmsError):
 
     code = "search_timeout"
     http_status = 503
+
+
+class InvalidMetadata(DmsError):
+    """Metadata sent with a document is malformed; `fields` names each bad field with its message."""
+
+    code = "invalid_metadata"
+    http_status = 422
+
+
+class PreconditionFailed(DmsError):
+    """`If-Match` names a state the resource is no longer in; nothing was changed."""
+
+    code = "precondition_failed"
+    http_status = 412
+
+
+class IdempotencyKeyReused(DmsError):
+    """The `Idempotency-Key` was used before for a different request."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class IdempotencyInProgress(Conflict):
+    """A request with the same `Idempotency-Key` is still being answered; retry shortly."""
+
+    code = "idempotency_in_progress"

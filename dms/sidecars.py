@@ -100,6 +100,12 @@ def document_record(document: Document) -> dict[str, Any]:
         "created_at": _iso(document.created_at),
         "updated_at": _iso(document.updated_at),
         "latest_version": _version_summary(latest) if latest else None,
+        # Added in format 1 without a bump (older readers ignore unknown keys): what a sender
+        # (e.g. an ERP) said about the document.
+        "external_id": document.external_id,
+        "external_source": document.external_source,
+        "given_fields": _jsonable(document.given_fields),
+        "given_date": _iso(document.given_date),
     }
 
 
@@ -179,4 +185,8 @@ def read_document(record: dict[str, Any], document_id: str, versions: list[Versi
         created_at=_datetime(record.get("created_at")),
         updated_at=_datetime(record.get("updated_at")),
         versions=versions,
+        external_id=record.get("external_id"),
+        external_source=record.get("external_source"),
+        given_fields=dict(record.get("given_fields") or {}),
+        given_date=_date(record.get("given_date")),
     )

@@ -8,12 +8,14 @@ functions; they raise `ValidationError` with the field name and a short quote of
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from datetime import date
 from pathlib import PurePath
 from typing import Any
 
-from dms.errors import ValidationError
+from dms.errors import InvalidMetadata, ValidationError
 
 MAX_NAME = 200
 MAX_TITLE = 300
@@ -91,13 +93,13 @@ def tags_field(value: Any, field: str = "tags") -> list[str]:
         value = value.split(",")
     if not isinstance(value, list):
         raise ValidationError(f"{field} muss eine Liste von Texten sein.", field=field)
+    if len(value) > MAX_TAGS:  # entries as sent, before empty ones and duplicates are dropped
+        raise ValidationError(f"Höchstens {MAX_TAGS} Schlagworte.", code="too_long", field=field)
     tags: list[str] = []
     for item in value:
         tag = text_field(item, field, max_length=MAX_TAG)
         if tag and tag not in tags:
             tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        raise ValidationError(f"Höchstens {MAX_TAGS} Schlagworte.", code="too_long", field=field)
     return tags
 
 
@@ -134,6 +136,8 @@ def _unknown(body: dict[str, Any], allowed: set[str]) -> None:
 
 def number_field(value: Any, field: str) -> str | None:
     """A customer number: text (an integer is accepted as written), at most MAX_NUMBER characters."""
+    if isinstance(value, float) and value.is_integer():  # JSON `263.0` is the integer 263 (JSON Schema agrees)
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     return text_field(value, field, max_length=MAX_NUMBER)
@@ -173,3 +177,107 @@ def document_changes(body: dict[str, Any]) -> dict[str, Any]:
     if "tags" in body:
         changes["tags"] = tags_field(body["tags"])
     return changes
+
+
+# --- metadata sent with a document (form fields or one JSON `metadata` part; ERP push) ------
+
+MAX_EXTERNAL_ID = 200
+MAX_FIELDS = 100  # keys of `fields`
+MAX_FIELD_KEY = 64
+MAX_FIELDS_BYTES = 64 * 1024  # `fields` as JSON
+MAX_FIELDS_DEPTH = 4
+RESERVED_FIELDS = {"warnings"}  # written by the pipeline
+UPLOAD_METADATA = (
+    "customer_number", "document_class", "folder", "title", "tags", "source", "comment",
+    "external_id", "document_date", "fields",
+)
+
+
+def _json_value(value: Any, depth: int) -> Any:
+    """A JSON value of `fields`: scalars, or lists/objects of them up to MAX_FIELDS_DEPTH levels."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return clean_text(value, multiline=True)
+    if depth >= MAX_FIELDS_DEPTH:
+        raise ValueError(f"höchstens {MAX_FIELDS_DEPTH} Ebenen verschachtelt")
+    if isinstance(value, list):
+        return [_json_value(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _json_value(item, depth + 1) for k, item in value.items()}
+    raise ValueError(f"{type(value).__name__} ist kein JSON-Wert")
+
+
+def fields_field(value: Any, field: str = "fields") -> dict[str, Any]:
+    """Free key fields (invoice number, amounts, …): a JSON object (as text from a form field)."""
+    if isinstance(value, str):
+        if len(value.encode("utf-8", "replace")) > MAX_FIELDS_BYTES:
+            raise ValidationError(f"{field} ist größer als {MAX_FIELDS_BYTES // 1024} KB.", field=field)
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            raise ValidationError(f"{field} ist kein gültiges JSON ({quote(str(exc))}).", field=field) from exc
+    if not isinstance(value, dict):
+        raise ValidationError(f"{field} muss ein JSON-Objekt sein, nicht {type(value).__name__}.", field=field)
+    if len(value) > MAX_FIELDS:
+        raise ValidationError(f"{field} hat {len(value)} Einträge; erlaubt sind {MAX_FIELDS}.", field=field)
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        name = clean_text(key) if isinstance(key, str) else ""
+        if not name or len(name) > MAX_FIELD_KEY:
+            raise ValidationError(f"{field}: ungültiger Name {quote(key)!r} (1 bis {MAX_FIELD_KEY} Zeichen).",
+                                  field=field)
+        if name in RESERVED_FIELDS:
+            raise ValidationError(f"{field}: {name!r} ist reserviert.", field=field)
+        try:
+            result[name] = _json_value(item, 1)
+        except (ValueError, ValidationError) as exc:
+            raise ValidationError(f"{field}.{quote(name)}: {exc}", field=field) from exc
+    if len(json.dumps(result, ensure_ascii=False).encode("utf-8")) > MAX_FIELDS_BYTES:
+        raise ValidationError(f"{field} ist größer als {MAX_FIELDS_BYTES // 1024} KB.", field=field)
+    return result
+
+
+def date_field(value: Any, field: str) -> date | None:
+    """An ISO date JJJJ-MM-TT."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValidationError(f"{field} muss ein Datum JJJJ-MM-TT sein, nicht {quote(value)!r}.", field=field)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(f"{field} muss ein gültiges Datum JJJJ-MM-TT sein, nicht {quote(value)!r}.",
+                              field=field) from exc
+
+
+_METADATA_CHECKS: dict[str, Any] = {
+    "customer_number": lambda value: number_field(value, "customer_number"),
+    "document_class": lambda value: text_field(value, "document_class", max_length=64),
+    "folder": lambda value: text_field(value, "folder", max_length=200),
+    "title": lambda value: text_field(value, "title", max_length=MAX_TITLE),
+    "tags": lambda value: tags_field(value),
+    "source": lambda value: text_field(value, "source", max_length=32),
+    "comment": lambda value: text_field(value, "comment", max_length=MAX_COMMENT, multiline=True),
+    "external_id": lambda value: text_field(value, "external_id", max_length=MAX_EXTERNAL_ID),
+    "document_date": lambda value: date_field(value, "document_date"),
+    "fields": lambda value: fields_field(value),
+}
+
+
+def upload_metadata(raw: dict[str, Any], *, allowed: tuple[str, ...] = UPLOAD_METADATA) -> dict[str, Any]:
+    """Validated metadata of a document; every bad field is named with its message (422)."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, value in raw.items():
+        if name not in allowed:
+            errors[quote(name)] = "Hier nicht erlaubt." if name in _METADATA_CHECKS else "Unbekanntes Feld."
+            continue
+        try:
+            values[name] = _METADATA_CHECKS[name](value)
+        except ValidationError as exc:
+            errors[name] = exc.message
+    if errors:
+        listed = ", ".join(sorted(errors))
+        raise InvalidMetadata(f"Ungültige Metadaten: {listed}.", fields=errors)
+    return values

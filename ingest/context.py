@@ -25,6 +25,10 @@ class IngestContext:
     given_class: str | None = None
     given_folder: str | None = None
     given_title: str | None = None
+    # Metadata the sender gave (an ERP's fields and document date): classification adds to the
+    # fields but never drops or overrides these, and a given date wins over the one read.
+    given_fields: dict[str, Any] = field(default_factory=dict)
+    given_date: date | None = None
     sha256: str = ""
     size: int = 0
     mime_type: str | None = None
@@ -67,8 +71,9 @@ class IngestContext:
         data = asdict(self)
         for transient in ("data", "einvoice_xml", "rendition_html", "searchable_pdf", "preview_pdf"):
             data.pop(transient)
-        if self.document_date:
-            data["document_date"] = self.document_date.isoformat()
+        for name in ("document_date", "given_date"):
+            if getattr(self, name):
+                data[name] = getattr(self, name).isoformat()
         return data
 
     def warn(self, message: str) -> None:

@@ -58,6 +58,8 @@ def build_context(document: Document, version: int, *, max_seconds: int | None =
     ctx.given_class = given.get("document_class")
     ctx.given_folder = given.get("folder")
     ctx.given_title = given.get("title")
+    ctx.given_fields = dict(document.given_fields)
+    ctx.given_date = document.given_date
     if version > 1 and document.customer_number:
         # A new version stays where the document is filed.
         ctx.given_customer = document.customer_number
@@ -72,7 +74,9 @@ def _fail(services: IngestServices, ctx: IngestContext, stage: str, error: Inges
     ctx.status, ctx.status_reason = DocumentStatus.FAILED, reason
     log.warning("document %s v%s failed in %s: %s", ctx.document_id, ctx.version, stage, reason)
     if ctx.is_latest:
-        services.catalog.documents.set_status(ctx.document_id, DocumentStatus.FAILED, stage=stage, reason=reason)
+        services.catalog.outbox.set_final_status(
+            ctx.document_id, ctx.version, DocumentStatus.FAILED, stage=stage, reason=reason
+        )  # + the webhook event, one transaction
         sidecars.write_document(services.store, services.catalog.documents.get(ctx.document_id))
 
 
@@ -183,8 +187,8 @@ def _run(services: IngestServices, ctx: IngestContext) -> IngestContext:
             _fail(services, ctx, name, IngestError(f"Interner Fehler in {name}: {exc!r}", code="internal_error"))
             return ctx
     if ctx.is_latest:
-        services.catalog.documents.set_status(
-            document_id, ctx.status or DocumentStatus.FILED, stage="done", reason=ctx.status_reason
+        services.catalog.outbox.set_final_status(  # + the webhook event, one transaction
+            document_id, ctx.version, ctx.status or DocumentStatus.FILED, stage="done", reason=ctx.status_reason
         )
         sidecars.write_document(services.store, services.catalog.documents.get(document_id))
     return ctx

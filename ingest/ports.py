@@ -37,12 +37,23 @@ class DocumentRecords(Protocol):
     def reset_attempts(self, document_id: str, number: int) -> None: ...
 
 
+class StatusOutbox(Protocol):
+    """Ending a document: the final status and its webhook events in one transaction (dms/catalog/outbox.py)."""
+
+    def set_final_status(
+        self, document_id: str, version: int, status: str, *, stage: str, reason: str | None = None
+    ) -> int: ...
+
+
 class CatalogPort(Protocol):
     @property
     def customers(self) -> CustomerLookup: ...
 
     @property
     def documents(self) -> DocumentRecords: ...
+
+    @property
+    def outbox(self) -> StatusOutbox: ...
 
 
 class IngestServices(Protocol):

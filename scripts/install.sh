@@ -46,4 +46,6 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# The API docs page's assets (Swagger UI from npm; built into a .gitignored package folder).
+bash scripts/docs-assets.sh
 echo "==> installed ($(.venv/bin/python --version), tesseract $(tesseract --version 2>&1 | head -n1 | cut -d' ' -f2))"

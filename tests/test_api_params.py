@@ -19,19 +19,27 @@ from tests.live import Api
 PARAMS: dict[tuple[str, str], list[str]] = {
     ("GET", "/api/v1/health"): [],
     ("GET", "/api/v1/config"): [],
+    ("GET", "/api/v1/openapi.json"): [],
+    ("GET", "/api/docs"): [],
     ("GET", "/api/v1/customers"): ["q", "limit", "offset"],
     ("POST", "/api/v1/customers"): [],
     ("GET", "/api/v1/customers/next-number"): [],
     ("GET", "/api/v1/customers/<number>"): [],
     ("PATCH", "/api/v1/customers/<number>"): [],
+    ("PUT", "/api/v1/customers/<number>"): [],
     ("GET", "/api/v1/customers/<number>/file"): [],
     ("POST", "/api/v1/documents"): [],
-    ("GET", "/api/v1/documents"): ["customer", "status", "folder", "limit", "offset"],
+    ("POST", "/api/v1/documents/batch"): [],
+    ("GET", "/api/v1/documents"): [
+        "customer", "status", "folder", "class", "external_id", "updated_since", "order", "cursor", "limit", "offset",
+    ],
     ("GET", "/api/v1/documents/<document_id>"): [],
     ("PATCH", "/api/v1/documents/<document_id>"): [],
     ("GET", "/api/v1/documents/<document_id>/content"): ["version", "download"],
     ("GET", "/api/v1/documents/<document_id>/preview"): ["version", "download"],
     ("POST", "/api/v1/documents/<document_id>/versions"): [],
+    ("GET", "/api/v1/audit"): ["customer", "document", "actor", "action", "from", "to", "limit", "cursor"],
+    ("GET", "/api/v1/webhooks/deliveries"): ["state", "document", "event", "limit", "offset"],
     ("GET", "/api/v1/search"): [
         "q", "customer", "class", "folder", "tag", "from", "to", "limit", "offset", "facets",
     ],
@@ -41,6 +49,8 @@ PARAMS: dict[tuple[str, str], list[str]] = {
 GARBAGE = [
     "abc", "-1", "0", "1e9", "1.5", "99999999999999999999", "%00", "%ff%fe", "%ED%A0%80",
     quote("\u202e\u0000x"), "x" * 5000, quote('"*-'), quote("[]{}"), "",
+    "%C2%B2", "%D9%A3",  # "²" and "٣": str.isdigit() but not int() (a 500 once)
+    quote("0001-01-01T00:00:00+01:00"),  # before year 1 in UTC (a 500 once)
 ]
 
 BODIES = [
@@ -108,7 +118,8 @@ def test_bad_values_are_400_not_clamped(api: Api) -> None:
 
 def test_garbage_json_bodies_never_5xx(api: Api, document_id: str) -> None:
     number = api.create_customer("Körperkunde GmbH")["number"]
-    targets = [("POST", "/customers"), ("PATCH", f"/customers/{number}"), ("PATCH", f"/documents/{document_id}")]
+    targets = [("POST", "/customers"), ("PATCH", f"/customers/{number}"), ("PUT", f"/customers/{number}"),
+               ("PUT", "/customers/neu-aus-erp"), ("PATCH", f"/documents/{document_id}")]
     for method, path in targets:
         for body in BODIES:
             response = api.http.request(
@@ -121,7 +132,8 @@ def test_garbage_json_bodies_never_5xx(api: Api, document_id: str) -> None:
 
 def test_garbage_upload_fields_never_5xx(api: Api) -> None:
     pdf = make_pdf(["Formularprobe"])
-    for field in ("customer_number", "document_class", "folder", "title", "tags", "source", "comment"):
+    for field in ("customer_number", "document_class", "folder", "title", "tags", "source", "comment",
+                  "external_id", "document_date", "fields", "metadata"):
         for value in ("\x00", "\u202e" * 3, "x" * 5000, "99999999999999999999", ""):
             response = api.post("/documents", files={"file": ("f.pdf", pdf)}, data={field: value})
             _assert_client_error(response, f"upload {field}={value[:10]!r}")

@@ -30,8 +30,9 @@ def test_use_cases_audit_with_the_principal_name(services: Services) -> None:
     assert [(e["actor"], e["action"]) for e in services.catalog.audit.entries("customer", customer.number)] == [
         ("cli", "customer.create")
     ]
-    assert [(e["action"], e["details"]) for e in services.catalog.audit.entries("document", document.id)] == [
-        ("document.upload", {"version": 1}),
-        ("document.download", {"version": 1}),
+    assert [(e["action"], e["version"], e["customer_number"])
+            for e in services.catalog.audit.entries("document", document.id)] == [
+        ("document.upload", 1, customer.number),
+        ("document.download", 1, customer.number),
     ]
     assert document.latest is not None and document.latest.created_by == "cli"

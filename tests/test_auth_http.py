@@ -30,14 +30,18 @@ ANY = "authenticated"  # any valid credential
 
 REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/health"): PUBLIC,
+    ("GET", "/api/v1/openapi.json"): PUBLIC,  # the API's description, like the README
+    ("GET", "/api/docs"): PUBLIC,  # the page rendering it (loads the document before any credential)
     ("GET", "/api/v1/config"): ANY,
     ("POST", "/api/v1/customers"): "customers:write",
     ("GET", "/api/v1/customers"): "customers:read",
     ("GET", "/api/v1/customers/next-number"): "customers:read",
     ("GET", "/api/v1/customers/<>"): "customers:read",
     ("PATCH", "/api/v1/customers/<>"): "customers:write",
+    ("PUT", "/api/v1/customers/<>"): "customers:write",
     ("GET", "/api/v1/customers/<>/file"): "documents:read",
     ("POST", "/api/v1/documents"): "documents:write",
+    ("POST", "/api/v1/documents/batch"): "documents:write",
     ("GET", "/api/v1/documents"): "documents:read",
     ("GET", "/api/v1/documents/<>"): "documents:read",
     ("PATCH", "/api/v1/documents/<>"): "documents:write",
@@ -45,6 +49,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/documents/<>/preview"): "documents:read",
     ("POST", "/api/v1/documents/<>/versions"): "documents:write",
     ("GET", "/api/v1/search"): "documents:read",
+    ("GET", "/api/v1/webhooks/deliveries"): "admin",  # webhooks (issue #10): admin only
+    ("GET", "/api/v1/audit"): "audit:read",
 }
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 PASSWORD = "ein-sehr-geheimes-passwort"
@@ -123,6 +129,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         tokens[f"only {permission}"] = identity.create_token(f"only-{permission.replace(':', '-')}", [permission])[1]
         others = [p for p in PERMISSIONS if p not in (permission, "admin")]
         tokens[f"all but {permission}"] = identity.create_token(f"not-{permission.replace(':', '-')}", others)[1]
+    # admin-only routes (webhook deliveries): every permission but admin, and admin alone
+    tokens["all but admin"] = identity.create_token("not-admin", [p for p in PERMISSIONS if p != "admin"])[1]
+    tokens["only admin"] = tokens["admin"]
     past = datetime.now(UTC) - timedelta(seconds=1)
     tokens["expired"] = identity.create_token("expired", ["admin"], expires_at=past)[1]
     tokens["revoked"] = identity.create_token("revoked", ["admin"])[1]
@@ -228,14 +237,23 @@ def test_a_token_with_the_scope_gets_through(stack: Stack) -> None:
 
 @pytest.mark.parametrize("user", ["anna", "bernd"])
 def test_admins_and_clerks_get_through_everywhere(stack: Stack, user: str) -> None:
+    """… except that a clerk may not read the audit trail (403 naming audit:read)."""
     for method, rule in stack.routes:
         response = stack.call(method, rule, basic(user))
+        if user == "bernd" and REQUIRED[(method, shape(rule))] in ("audit:read", "admin"):  # admin: webhooks
+            assert response.status_code == 403, (method, rule, response.status_code, response.text)
+            assert response.json()["error"]["missing_permission"] == REQUIRED[(method, shape(rule))]
+            continue
         assert response.status_code not in (401, 403), (user, method, rule, response.status_code, response.text)
 
 
 def test_an_auditor_reads_everything_and_writes_nothing(stack: Stack) -> None:
     for method, rule in stack.routes:
         response = stack.call(method, rule, basic("carla"))
+        if REQUIRED[(method, shape(rule))] == "admin":  # webhook deliveries: admin only, reading included
+            assert response.status_code == 403, (method, rule, response.status_code, response.text)
+            assert response.json()["error"]["missing_permission"] == "admin"
+            continue
         if method in WRITES:
             assert response.status_code == 403, (method, rule, response.status_code, response.text)
             error = response.json()["error"]

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dms import sidecars
+from dms.app.audit import changes as audit_changes
 from dms.app.audit import record
 from dms.app.principal import CUSTOMERS_READ, CUSTOMERS_WRITE, DOCUMENTS_READ, Principal, require
 from dms.app.services import Services
 from dms.domain import Customer, CustomerKind, CustomerStatus, Document
+from dms.errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from dms.validation import customer_input
 
 
@@ -36,17 +38,22 @@ def create_customer(services: Services, principal: Principal, body: dict[str, An
         first_number=settings.first_customer_number,
     )
     sidecars.write_customer(services.store, customer)
-    record(services, principal, "customer.create", "customer", customer.number)
+    new = {name: getattr(customer, name) for name in ("name", "kind", "status", "tags")}
+    record(services, principal, "customer.create", "customer", customer.number, new=new)
     return customer
 
 
-def update_customer(services: Services, principal: Principal, number: str, body: dict[str, Any]) -> Customer:
-    """Change name, kind, status or tags."""
+def update_customer(
+    services: Services, principal: Principal, number: str, body: dict[str, Any], *, if_match: list[str] | None = None
+) -> Customer:
+    """Change name, kind, status or tags; with `if_match` (ETags, `*` = any) only from that state (else 412)."""
     require(principal, CUSTOMERS_WRITE)
     changes = customer_input(body, partial=True)
-    customer = services.catalog.customers.update(number, **changes)
+    before = services.catalog.customers.get(number)
+    customer = services.catalog.customers.update(number, if_match=_expected(if_match), **changes)
     sidecars.write_customer(services.store, customer)
-    record(services, principal, "customer.update", "customer", number, fields=sorted(changes))
+    old_new = audit_changes({k: getattr(before, k) for k in changes}, {k: getattr(customer, k) for k in changes})
+    record(services, principal, "customer.update", "customer", number, fields=sorted(changes), **old_new)
     return customer
 
 
@@ -81,3 +88,57 @@ def customer_file(services: Services, principal: Principal, number: str) -> Cust
         result.folders.setdefault(document.folder or services.settings.inbox_folder, []).append(document)
     record(services, principal, "file.read", "customer", number)
     return result
+
+
+# --- master data from an ERP (PUT) ------------------------------------------------------------
+
+MASTER_DATA = ("name", "kind", "status", "tags")
+
+
+def _expected(if_match: list[str] | None) -> list[str] | None:
+    """The ETags a change requires; None when there is no precondition (absent or `*`)."""
+    return None if if_match is None or "*" in if_match else list(if_match)
+
+
+def upsert_customer(
+    services: Services, principal: Principal, number: str, body: dict[str, Any], *, if_match: list[str] | None = None
+) -> tuple[Customer, bool]:
+    """Create customer `number` or change the given fields (name, kind, status, tags): (customer, created).
+
+    `if_match` (ETags; `*` = it must exist) makes the change conditional: a customer in another
+    state, or none, is a 412 and nothing changes. Every change is audited with old and new values."""
+    require(principal, CUSTOMERS_WRITE)
+    if "number" in body:
+        raise ValidationError("Die Kundennummer steht im Pfad, nicht im Anfragetext.", field="number")
+    changes = customer_input(body, partial=True)
+    customers = services.catalog.customers
+    for _ in range(5):
+        before = customers.find(number)
+        if before is None:
+            if if_match is not None:
+                raise PreconditionFailed(f"Kunde {number} existiert nicht (If-Match); nichts wurde angelegt.")
+            try:
+                return create_customer(services, principal, {**body, "number": number}), True
+            except Conflict as exc:
+                if exc.code != "customer_exists":
+                    raise
+                continue  # created concurrently: update it
+        expected = _expected(if_match)
+        try:
+            # an empty `If-Match` names no state: 412 like a stale one (not unconditional)
+            customer = customers.update(number, if_match=[before.etag] if expected is None else expected, **changes)
+        except PreconditionFailed:
+            if expected is not None:
+                raise
+            continue  # changed concurrently: read again, so old values are right
+        except NotFound:
+            continue
+        if customer.row_version != before.row_version:
+            sidecars.write_customer(services.store, customer)
+            fields = [name for name in MASTER_DATA if name in changes]
+            old_new = audit_changes({k: getattr(before, k) for k in fields}, {k: getattr(customer, k) for k in fields})
+            record(services, principal, "customer.update", "customer", number, fields=sorted(changes), via="put",
+                   **old_new)
+        return customer, False
+    raise Conflict(f"Kunde {number} wird gerade von anderen geändert, bitte erneut versuchen.")
+

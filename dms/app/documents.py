@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dms import sidecars
 from dms import validation as v
+from dms.app.audit import changes as audit_changes
 from dms.app.audit import record
 from dms.app.principal import DOCUMENTS_READ, DOCUMENTS_WRITE, Principal, require
 from dms.app.services import Services
+from dms.catalog.documents import DocumentFilter
 from dms.catalog.engine import utcnow
 from dms.domain import Document, DocumentEvent, DocumentStatus, Version
 from dms.errors import NotFound, ValidationError
@@ -28,6 +35,36 @@ def get_document(services: Services, principal: Principal, document_id: str) -> 
     return document, events
 
 
+@dataclass
+class DocumentPage:
+    """One page of a listing; `next_cursor` continues after its last document (also later, to
+    fetch what arrived since), `has_more` says whether more matched when it was read."""
+
+    documents: list[Document]
+    next_cursor: str | None
+    has_more: bool
+
+
+ORDERS = ("newest", "oldest")
+
+
+def encode_cursor(order: str, seq: int) -> str:
+    raw = json.dumps({"o": order, "s": seq}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    """(order, position) of a cursor from `encode_cursor`; anything else is a 400."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        order, seq = data["o"], data["s"]
+        if order not in ORDERS or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ValueError(cursor)
+        return order, seq
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise ValidationError(f"Ungültiger cursor {v.quote(cursor)!r}.", field="cursor") from exc
+
+
 def list_documents(
     services: Services,
     principal: Principal,
@@ -35,16 +72,36 @@ def list_documents(
     customer_number: str | None = None,
     status: str | None = None,
     folder: str | None = None,
+    document_class: str | None = None,
+    external_id: str | None = None,
+    updated_since: datetime | None = None,
+    order: str | None = None,
+    cursor: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[Document]:
-    """Documents, newest first (e.g. the review inbox: `status="needs_review"`)."""
+) -> DocumentPage:
+    """Documents in the order the catalog received them, newest first (`order="oldest"`: oldest
+    first; e.g. the review inbox: `status="needs_review"`). Pages by `offset` or, stable under
+    concurrent inserts, by `cursor` (the `next_cursor` of the page before; it keeps its order)."""
     require(principal, DOCUMENTS_READ)
     if status is not None and status not in STATUSES:
         raise ValidationError(f"Unbekannter Status {v.quote(status)!r}.", field="status")
-    return services.catalog.documents.query(
-        customer_number=customer_number, status=status, folder=folder, limit=limit, offset=offset
+    after = None
+    if cursor is not None:
+        cursor_order, after = decode_cursor(cursor)
+        if order is not None and order != cursor_order:
+            raise ValidationError(f"Der cursor gehört zu order={cursor_order}.", field="order")
+        order = cursor_order
+    order = order or "newest"
+    where = DocumentFilter(
+        customer_number=customer_number, status=status, folder=folder, document_class=document_class,
+        external_id=external_id, updated_since=updated_since, after_seq=after, oldest_first=order == "oldest",
     )
+    found = services.catalog.documents.page(where, limit=limit + 1, offset=offset)
+    documents, has_more = found[:limit], len(found) > limit
+    last = documents[-1].seq if documents else after
+    next_cursor = encode_cursor(order, last) if last is not None and (has_more or order == "oldest") else None
+    return DocumentPage(documents, next_cursor, has_more)
 
 
 def _version(services: Services, document_id: str, number: int | None) -> tuple[Version, bytes]:
@@ -116,6 +173,9 @@ def refile(services: Services, principal: Principal, document_id: str, body: dic
     folder = folder or document.folder
     if customer and folder not in customer.folders:
         raise ValidationError(f"Den Ordner {folder!r} gibt es in dieser Akte nicht.", field="folder")
+    if customer is None and "folder" in changes and folder not in (*settings.folder_template, settings.inbox_folder):
+        # without a customer file, only the folders of the Aktenplan (as for an upload without a customer)
+        raise ValidationError(f"Den Ordner {folder!r} gibt es im Aktenplan nicht.", field="folder")
     updates: dict[str, object] = {"folder": folder, "document_class": document_class}
     if "title" in changes:
         updates["title"] = str(changes["title"]).strip() or document.title
@@ -124,11 +184,17 @@ def refile(services: Services, principal: Principal, document_id: str, body: dic
     classification = dict(document.classification)
     classification["manual"] = {"by": principal.name, "at": utcnow().isoformat(), "fields": sorted(changes)}
     updates["classification"] = classification
-    if document.status == DocumentStatus.NEEDS_REVIEW and customer is not None:
-        updates["status"] = DocumentStatus.FILED
-        updates["status_reason"] = None
+    filed_by_hand = document.status == DocumentStatus.NEEDS_REVIEW and customer is not None
     updated = documents.update(document_id, customer_number=customer.number if customer else None, **updates)
+    if filed_by_hand and document.latest is not None:
+        # status, its event and the webhook events (document.filed) in one transaction, as the pipeline does
+        services.catalog.outbox.set_final_status(
+            document_id, document.latest.number, DocumentStatus.FILED, stage="manual_filing"
+        )
+        updated = documents.get(document_id)
     sidecars.write_document(services.store, updated)
     reindex_document(services, document_id)
-    record(services, principal, "document.refile", "document", document_id, fields=sorted(changes))
+    kept = ("customer_number", "folder", "document_class", "title", "tags", "status")
+    old_new = audit_changes({k: getattr(document, k) for k in kept}, {k: getattr(updated, k) for k in kept})
+    record(services, principal, "document.refile", "document", document_id, fields=sorted(changes), **old_new)
     return updated

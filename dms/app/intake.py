@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import PurePath
+from typing import Any
 
 from dms import sidecars
 from dms.app.audit import record
@@ -18,9 +20,11 @@ from dms.app.services import Services
 from dms.app.tasks import queue_ingest
 from dms.catalog.engine import utcnow
 from dms.domain import Document, DocumentStatus, Source, Version
-from dms.errors import DuplicateDocument, NotFound, PayloadTooLarge, ValidationError
+from dms.errors import Conflict, DuplicateDocument, NotFound, PayloadTooLarge, ValidationError
 from dms.storage import keys
 from dms.validation import safe_filename
+
+CREATED, NEW_VERSION, UNCHANGED = "created", "new_version", "unchanged"
 
 
 @dataclass
@@ -36,6 +40,24 @@ class Upload:
     tags: tuple[str, ...] = ()
     source: str = Source.UPLOAD
     comment: str | None = None
+    # Metadata of a sender such as an ERP: its id of the document (unique per sender, see
+    # `receive`), the document date and free key fields, which the pipeline never overrides.
+    external_id: str | None = None
+    document_date: date | None = None
+    fields: dict[str, Any] | None = None
+
+
+@dataclass
+class Receipt:
+    """What `receive` did: `created` a document, added a `new_version`, or found it `unchanged`."""
+
+    document: Document
+    version: int
+    outcome: str
+
+    @property
+    def http_status(self) -> int:
+        return 200 if self.outcome == UNCHANGED else 202
 
 
 def clean_filename(name: str | None) -> str:
@@ -98,11 +120,53 @@ def _new_version(document_id: str, number: int, upload: Upload, sha256: str, act
 
 def receive_document(services: Services, principal: Principal, upload: Upload) -> Document:
     """Store the original, create the document (status received), audit and queue its ingest."""
+    return receive(services, principal, upload).document
+
+
+def receive(services: Services, principal: Principal, upload: Upload) -> Receipt:
+    """A document as a sender pushes it. With an `external_id` the sender (`principal.name`, e.g.
+    one ERP's token) already used: the same bytes are that document `unchanged`, other bytes
+    its `new_version`; never a second document (the catalog's unique index decides a race
+    between processes). Otherwise a new document (`created`)."""
     require(principal, DOCUMENTS_WRITE)
     _validate(services, upload)
     sha256 = hashlib.sha256(upload.data).hexdigest()
+    for _ in range(3):
+        if upload.external_id:
+            known = services.catalog.documents.find_external(principal.name, upload.external_id)
+            if known is not None:
+                return _push_again(services, principal, known, upload, sha256)
+        try:
+            return Receipt(_create(services, principal, upload, sha256), 1, CREATED)
+        except Conflict as exc:
+            if exc.code != "external_id_exists":
+                raise
+    raise Conflict("Das Dokument wird gerade von einer anderen Anfrage angelegt; bitte erneut senden.")
+
+
+def _push_again(services: Services, principal: Principal, document: Document, upload: Upload, sha256: str) -> Receipt:
+    same = next((v for v in document.versions if v.sha256 == sha256), None)
+    if same is not None:
+        return Receipt(document, same.number, UNCHANGED)
+    updated, version = add_version(services, principal, document.id, upload)
+    return Receipt(updated, version.number, NEW_VERSION)
+
+
+def _given(upload: Upload) -> dict[str, Any]:
+    """The catalog values of the sender's metadata that the upload carries."""
+    given: dict[str, Any] = {}
+    if upload.fields is not None:
+        given["given_fields"] = dict(upload.fields)
+    if upload.document_date is not None:
+        given["given_date"] = upload.document_date
+    return given
+
+
+def _create(services: Services, principal: Principal, upload: Upload, sha256: str) -> Document:
     documents = services.catalog.documents
     with services.receive_lock:
+        if upload.external_id and documents.find_external(principal.name, upload.external_id):
+            raise Conflict("Die externe Id ist bereits vergeben.", code="external_id_exists")  # raced: look again
         duplicate = documents.find_duplicate(sha256, upload.customer_number)
         if duplicate:
             raise DuplicateDocument(
@@ -129,11 +193,18 @@ def receive_document(services: Services, principal: Principal, upload: Upload) -
                     "title": upload.title,
                 }
             },
+            fields=dict(upload.fields or {}),
+            document_date=upload.document_date,
+            external_id=upload.external_id,
+            external_source=principal.name if upload.external_id else None,
+            given_fields=dict(upload.fields or {}),
+            given_date=upload.document_date,
         )
         document = documents.create(draft, version)
         sidecars.write_document(services.store, document)
     queue_ingest(services, document_id, 1)
-    record(services, principal, "document.upload", "document", document_id, version=1)
+    extra = {"external_id": upload.external_id} if upload.external_id else {}
+    record(services, principal, "document.upload", "document", document_id, version=1, **extra)
     return document
 
 
@@ -157,7 +228,11 @@ def add_version(services: Services, principal: Principal, document_id: str, uplo
         services.store.put(version.storage_key, upload.data)
         sidecars.write_version(services.store, document_id, version)
         documents.add_version(document_id, version)
+        given = _given(upload)
+        if given:  # the sender's newest metadata replaces what it said before
+            documents.update(document_id, **given)
         documents.set_status(document_id, DocumentStatus.RECEIVED, stage="store_original")
+        sidecars.write_document(services.store, documents.get(document_id))
     queue_ingest(services, document_id, number)
     record(services, principal, "document.new_version", "document", document_id, version=number)
     return documents.get(document_id), version

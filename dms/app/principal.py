@@ -10,6 +10,7 @@ CUSTOMERS_READ = "customers:read"
 CUSTOMERS_WRITE = "customers:write"
 DOCUMENTS_READ = "documents:read"
 DOCUMENTS_WRITE = "documents:write"
+AUDIT_READ = "audit:read"
 ADMIN = "admin"
 
 

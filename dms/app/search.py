@@ -22,5 +22,8 @@ def search(services: Services, principal: Principal, query: SearchQuery, *, face
     result = services.index.search(query)
     if facets:
         result.facets = services.index.facets(query)
-    record(services, principal, "search", "search", None, q=query.text, customer=query.customer)
+    record(services, principal, "search", "search", None, customer_number=query.customer, q=query.text,
+           filters={k: v for k, v in (("class", query.document_class), ("folder", query.folder), ("tag", query.tag),
+                                      ("from", query.date_from), ("to", query.date_to)) if v is not None},
+           hits=result.total)
     return result

@@ -15,6 +15,7 @@ from dms.config import Settings
 from dms.queue import InProcessQueue, TaskQueue
 from dms.search import EmbeddedSearchIndex, SearchIndex, SearchLimits
 from dms.storage import ArchiveStore, LocalObjectStore, ObjectStore
+from dms.webhooks.config import endpoints as webhook_endpoints
 
 
 @dataclass
@@ -104,6 +105,8 @@ def open_queue(settings: Settings, services: Services) -> TaskQueue:
 
 def build_services(settings: Settings, *, with_queue: bool = True) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # final statuses queue a webhook event per subscribed endpoint (dms/webhooks); checked first
+    targets = [e.target for e in webhook_endpoints(settings)]
     services = Services(
         settings=settings,
         store=open_store(settings),
@@ -111,6 +114,7 @@ def build_services(settings: Settings, *, with_queue: bool = True) -> Services:
         index=open_index(settings),
         archive=open_archive(settings),
     )
+    services.catalog.outbox.set_targets(targets)
     if with_queue:
         services.queue = open_queue(settings, services)
     return services

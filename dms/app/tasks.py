@@ -70,7 +70,9 @@ def _give_up_ingest(services: Services, kwargs: dict[str, Any], reason: str) -> 
     latest = document.latest
     if latest is None or latest.number != version or document.status in FINAL:
         return  # a newer version owns the status, or the document already finished
-    documents.set_status(document_id, DocumentStatus.FAILED, stage="queue", reason=reason)
+    services.catalog.outbox.set_final_status(  # + the webhook event, one transaction
+        document_id, version, DocumentStatus.FAILED, stage="queue", reason=reason
+    )
     try:
         sidecars.write_document(services.store, documents.get(document_id))
     except BackendUnavailable:

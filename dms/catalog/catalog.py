@@ -16,6 +16,8 @@ from dms.catalog.audit import AuditLog
 from dms.catalog.customers import NUMBER_RE, CustomerRepository
 from dms.catalog.documents import DOCUMENT_FIELDS, DocumentRepository
 from dms.catalog.engine import Database, make_engine, utcnow
+from dms.catalog.idempotency import IdempotencyKeys
+from dms.catalog.outbox import OutboxRepository
 from dms.domain import Customer, CustomerKind, CustomerStatus, Document, DocumentEvent, Version
 
 __all__ = ["DOCUMENT_FIELDS", "NUMBER_RE", "Catalog", "make_engine", "utcnow"]
@@ -29,6 +31,8 @@ class Catalog:
         self.customers = CustomerRepository(self.db)
         self.documents = DocumentRepository(self.db)
         self.audit = AuditLog(self.db)
+        self.idempotency = IdempotencyKeys(self.db)  # Idempotency-Key answers (dms/web/idempotency.py)
+        self.outbox = OutboxRepository(self.db)  # webhook events (dms/webhooks)
 
     # --- infrastructure -------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ def customer_from_row(row: CustomerRow) -> Customer:
         tags=list(row.tags or []),
         folders=list(row.folders or []),
         created_at=aware(row.created_at),
+        row_version=row.row_version or 1,
     )
 
 
@@ -81,6 +82,11 @@ def document_from_row(row: DocumentRow) -> Document:
         created_at=aware(row.created_at),
         updated_at=aware(row.updated_at),
         versions=[version_from_row(v) for v in row.versions],
+        external_id=row.external_id,
+        external_source=row.external_source,
+        given_fields=dict(row.given_fields or {}),
+        given_date=row.given_date,
+        seq=row.seq,
     )
 
 
@@ -101,6 +107,10 @@ def document_to_row(document: Document, customer_id: str | None, now: datetime) 
         document_date=document.document_date,
         created_at=document.created_at or now,
         updated_at=document.updated_at or document.created_at or now,
+        external_id=document.external_id,
+        external_source=document.external_source,
+        given_fields=dict(document.given_fields) or None,
+        given_date=document.given_date,
     )
     for version in sorted(document.versions, key=lambda v: v.number):
         row.versions.append(version_to_row(version))

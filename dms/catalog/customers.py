@@ -6,20 +6,29 @@ import random
 import re
 import time
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from dms.catalog.convert import customer_from_row
 from dms.catalog.engine import Database, utcnow
 from dms.catalog.models import CustomerRow
 from dms.domain import Customer, CustomerKind, CustomerStatus
-from dms.errors import Conflict, NotFound, ValidationError
+from dms.errors import Conflict, NotFound, PreconditionFailed, ValidationError
 
 NUMBER_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
 UPDATABLE = {"name", "kind", "status", "tags"}
+
+
+def _stale(number: str) -> PreconditionFailed:
+    return PreconditionFailed(
+        f"Kunde {number} wurde inzwischen geändert (If-Match passt nicht); nichts wurde geändert. "
+        "Bitte neu lesen und erneut senden.",
+    )
 
 
 class CustomerRepository:
@@ -107,7 +116,13 @@ class CustomerRepository:
                 stmt = stmt.where(func.lower(CustomerRow.name).like(like) | CustomerRow.number.like(like))
             return [customer_from_row(r) for r in s.scalars(stmt)]
 
-    def update(self, number: str, **changes: Any) -> Customer:
+    def update(self, number: str, *, if_match: Collection[str] | None = None, **changes: Any) -> Customer:
+        """Change fields; only a real change writes (and increments `row_version`, so the ETag changes).
+
+        `if_match`: the ETags the caller expects the customer to have (None: any). The row is
+        written only if its version is still the one read (checked by the UPDATE itself), so a
+        concurrent change between reading and writing is a PreconditionFailed too; without
+        `if_match` the change is simply made on the newer state."""
         unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValidationError(f"Nicht änderbar: {', '.join(sorted(unknown))}.")
@@ -115,10 +130,21 @@ class CustomerRepository:
             raise ValidationError(f"Unbekannte Art {changes['kind']!r}.", field="kind")
         if "status" in changes and changes["status"] not in set(CustomerStatus):
             raise ValidationError(f"Unbekannter Status {changes['status']!r}.", field="status")
-        with self.db.session() as s:
-            row = s.scalar(select(CustomerRow).where(CustomerRow.number == str(number)))
-            if row is None:
-                raise NotFound(f"Kunde {number} existiert nicht.", code="customer_not_found")
-            for key, value in changes.items():
-                setattr(row, key, sorted(set(value)) if key == "tags" else value)
-            return customer_from_row(row)
+        for attempt in range(5):
+            try:
+                with self.db.session() as s:
+                    row = s.scalar(select(CustomerRow).where(CustomerRow.number == str(number)))
+                    if row is None:
+                        raise NotFound(f"Kunde {number} existiert nicht.", code="customer_not_found")
+                    if if_match is not None and customer_from_row(row).etag not in if_match:
+                        raise _stale(number)
+                    for key, value in changes.items():
+                        value = sorted(set(value)) if key == "tags" else value
+                        if getattr(row, key) != value:
+                            setattr(row, key, value)
+                return customer_from_row(row)
+            except StaleDataError as exc:  # changed by someone else between our read and our write
+                if if_match is not None:
+                    raise _stale(number) from exc
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+        raise Conflict(f"Kunde {number} wird gerade von anderen geändert, bitte erneut versuchen.")

@@ -5,13 +5,15 @@ Methods take and return domain records, never ORM rows.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dms.catalog.convert import document_from_row, document_to_row, version_from_row, version_to_row
+from dms.catalog.convert import aware, document_from_row, document_to_row, version_from_row, version_to_row
 from dms.catalog.engine import Database, utcnow
 from dms.catalog.models import CustomerRow, DocumentEventRow, DocumentRow, VersionRow
 from dms.domain import Document, DocumentEvent, DocumentStatus, Version
@@ -19,8 +21,23 @@ from dms.errors import Conflict, NotFound, ValidationError
 
 DOCUMENT_FIELDS = {
     "folder", "document_class", "title", "status", "status_reason", "tags", "fields",
-    "classification", "document_date",
+    "classification", "document_date", "given_fields", "given_date",
 }
+SEQ_LOCK_KEY = 0x6B2D736571  # pg_advisory_xact_lock key of document numbering ("k-seq" in hex)
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    """Filters of `DocumentRepository.page`; `after_seq` is the cursor (exclusive)."""
+
+    customer_number: str | None = None
+    status: str | None = None
+    folder: str | None = None
+    document_class: str | None = None
+    external_id: str | None = None
+    updated_since: datetime | None = None
+    after_seq: int | None = None
+    oldest_first: bool = False
 
 
 def _customer_id(s: Session, number: str | None) -> str | None:
@@ -36,6 +53,27 @@ def _not_found(document_id: str) -> NotFound:
     return NotFound(f"Dokument {document_id} existiert nicht.", code="document_not_found")
 
 
+def _number(s: Session, document_id: str) -> None:
+    """Give a just inserted document the next `seq`, in commit order.
+
+    SQLite: the INSERT before holds the database's single write lock until commit. PostgreSQL:
+    an advisory lock held until commit. So no document gets a lower number than one already
+    visible, and a cursor never skips a document that commits late."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_LOCK_KEY})
+    s.flush()
+    s.execute(
+        update(DocumentRow)
+        .where(DocumentRow.id == document_id)
+        .values(seq=select(func.coalesce(func.max(DocumentRow.seq), 0) + 1).scalar_subquery())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _external_conflict(exc: IntegrityError) -> bool:
+    return "uq_documents_external" in str(exc.orig) or "external_source" in str(exc.orig)
+
+
 class DocumentRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -44,12 +82,27 @@ class DocumentRepository:
 
     def create(self, doc: Document, version: Version) -> Document:
         now = utcnow()
-        with self.db.session() as s:
-            draft = replace(doc, versions=[version])
-            s.add(document_to_row(draft, _customer_id(s, doc.customer_number), now))
-            s.flush()
-            s.add(DocumentEventRow(document_id=doc.id, at=now, stage="store_original", status=doc.status))
+        try:
+            with self.db.session() as s:
+                draft = replace(doc, versions=[version])
+                s.add(document_to_row(draft, _customer_id(s, doc.customer_number), now))
+                _number(s, doc.id)
+                s.add(DocumentEventRow(document_id=doc.id, at=now, stage="store_original", status=doc.status))
+        except IntegrityError as exc:
+            if doc.external_id is not None and _external_conflict(exc):
+                raise Conflict(
+                    f"Die externe Id {doc.external_id!r} ist bereits vergeben.", code="external_id_exists"
+                ) from exc
+            raise
         return self.get(doc.id)
+
+    def find_external(self, source: str, external_id: str) -> Document | None:
+        """The document `source` pushed with its id `external_id`, if any."""
+        with self.db.session() as s:
+            row = s.scalar(
+                select(DocumentRow).where(DocumentRow.external_source == source, DocumentRow.external_id == external_id)
+            )
+            return document_from_row(row) if row is not None else None
 
     def restore(self, document: Document) -> None:
         """Insert `document` and its versions as-is (ids, numbers, times), for a catalog rebuild."""
@@ -58,7 +111,7 @@ class DocumentRepository:
                 raise Conflict(f"Dokument {document.id} ist bereits im Katalog.", code="document_exists")
             now = utcnow()
             s.add(document_to_row(document, _customer_id(s, document.customer_number), now))
-            s.flush()
+            _number(s, document.id)
             s.add(
                 DocumentEventRow(
                     document_id=document.id, at=now, stage="restore", status=document.status,
@@ -160,7 +213,7 @@ class DocumentRepository:
                 .where(DocumentEventRow.document_id == document_id)
                 .order_by(DocumentEventRow.id)
             )
-            return [DocumentEvent(r.at, r.stage, r.status, r.message) for r in rows]
+            return [DocumentEvent(aware(r.at), r.stage, r.status, r.message) for r in rows]  # type: ignore[arg-type]
 
     # --- ingest attempts (see ingest/pipeline.py) ---------------------------------------------
 
@@ -229,6 +282,30 @@ class DocumentRepository:
                 stmt = stmt.where(DocumentRow.status == status)
             if folder:
                 stmt = stmt.where(DocumentRow.folder == folder)
+            return [document_from_row(r) for r in s.scalars(stmt).unique()]
+
+    def page(self, where: DocumentFilter, limit: int = 100, offset: int = 0) -> list[Document]:
+        """Documents in the order the catalog received them (`seq`; newest first unless
+        `oldest_first`), after the cursor `where.after_seq`. Stable under concurrent inserts: a new
+        document only ever comes after every one already visible."""
+        order = DocumentRow.seq.asc() if where.oldest_first else DocumentRow.seq.desc()
+        stmt = select(DocumentRow).order_by(order).limit(limit).offset(offset)
+        if where.customer_number is not None:
+            stmt = stmt.join(CustomerRow, CustomerRow.id == DocumentRow.customer_id).where(
+                CustomerRow.number == str(where.customer_number)
+            )
+        for column, value in (
+            (DocumentRow.status, where.status), (DocumentRow.folder, where.folder),
+            (DocumentRow.document_class, where.document_class), (DocumentRow.external_id, where.external_id),
+        ):
+            if value:
+                stmt = stmt.where(column == value)
+        if where.updated_since is not None:
+            stmt = stmt.where(DocumentRow.updated_at >= where.updated_since)
+        if where.after_seq is not None:
+            after = DocumentRow.seq > where.after_seq if where.oldest_first else DocumentRow.seq < where.after_seq
+            stmt = stmt.where(after)
+        with self.db.session() as s:
             return [document_from_row(r) for r in s.scalars(stmt).unique()]
 
     def pending_ids(self) -> list[str]:

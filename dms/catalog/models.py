@@ -35,10 +35,18 @@ class CustomerRow(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     folders: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Incremented by every update (the ORM checks it: an update of a stale row fails); part of the ETag.
+    row_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": row_version}
 
 
 class DocumentRow(Base):
     __tablename__ = "documents"
+    __table_args__ = (
+        # one document per (ERP, its document id): a repeated push is a new version, never a duplicate
+        Index("uq_documents_external", "external_source", "external_id", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), index=True, nullable=True)
@@ -53,7 +61,16 @@ class DocumentRow(Base):
     classification: Mapped[dict] = mapped_column(JSON, default=dict)
     document_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The sender's own id of the document (an ERP's document number) and who sent it (the
+    # principal's name, e.g. `token:erp`); unique together.
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    external_source: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Metadata the sender gave (fields, document date): the pipeline adds to them, never overrides them.
+    given_fields: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    given_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Position in the order the catalog received documents (commit order): the key of cursor pagination.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True, nullable=True)
 
     customer: Mapped[CustomerRow | None] = relationship(lazy="joined")
     versions: Mapped[list[VersionRow]] = relationship(
@@ -97,19 +114,47 @@ class DocumentEventRow(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class IdempotencyRow(Base):
+    """The first answer to a request with an `Idempotency-Key`, per caller, for replaying it.
+
+    `status` is NULL while the first request is still running (a second one gets 409)."""
+
+    __tablename__ = "idempotency_keys"
+
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_headers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class AuditRow(Base):
-    """Who did what to which object, for every access through the API."""
+    """Who did what to which object, when and from where: append-only and hash-chained.
+
+    The canonical form behind `hash` is described in dms/catalog/audit_chain.py; `prev_hash` is
+    unique, so two entries can never claim the same predecessor (the chain cannot fork).
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200), index=True)
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    customer_number: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    document_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 # Users and API tokens live in dms/identity/models.py on this Base: imported here so that

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dms.catalog.models import AuditRow
+from dms.catalog.audit import append_entry
 from dms.errors import BackendUnavailable, Conflict, NotFound, ValidationError
 from dms.identity import credentials
 from dms.identity.models import ApiTokenRow, UserRow
@@ -109,8 +109,7 @@ class IdentityRepository:
 
     @staticmethod
     def _audit(s: Session, actor: str, action: str, object_type: str, object_id: str, **details: Any) -> None:
-        s.add(AuditRow(at=utcnow(), actor=actor, action=action, object_type=object_type, object_id=object_id,
-                       details=details))
+        append_entry(s, actor, action, object_type, object_id, details=details)
 
     # --- users ----------------------------------------------------------------------------
 

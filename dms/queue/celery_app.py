@@ -187,7 +187,19 @@ def _register(app: DmsCelery, name: str, *, backoff_max: int) -> None:
 
 def run_worker(settings: Settings, concurrency: int = 2, loglevel: str = "INFO") -> None:
     """Run a Celery worker in this process (prefork pool, fair scheduling) until it is stopped."""
+    from dms.app.services import open_catalog
+    from dms.webhooks.delivery import start_for_worker
+
     app = make_celery(settings)
+    delivery = start_for_worker(settings, open_catalog)  # webhooks: this process delivers the outbox
+    try:
+        _worker_main(app, concurrency, loglevel)
+    finally:
+        if delivery is not None:
+            delivery.stop()
+
+
+def _worker_main(app: DmsCelery, concurrency: int, loglevel: str) -> None:
     app.worker_main([
         "worker",
         "--pool=prefork",

@@ -31,9 +31,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     from dms.web.api import api_bp
     from dms.web.body import limit_body_size
+    from dms.web.context import install_request_context
+    from dms.web.docs import docs_bp
 
+    install_request_context(app)  # first: request id and origin for every later hook and the audit trail
     limit_body_size(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(docs_bp)
     register_error_handlers(app)
 
     @app.after_request

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -36,14 +37,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTH_MODES", "LOCAL_ADMIN", "AuthenticatedPrincipal", "Principal", "authenticate", "check_listen_address",
-    "current_principal", "load_principal", "require",
+    "current_principal", "load_principal", "record_refusal", "require",
 ]
+
+log = logging.getLogger(__name__)
 
 AUTH_MODES = ("local", "users")
 REALM = "kundenakte"
 # Reachable without a credential in `users` mode: the liveness check of load balancers and
-# `compose.yaml`'s health check. Everything else needs a credential.
-PUBLIC_ENDPOINTS = frozenset({"api.health"})
+# `compose.yaml`'s health check, and the API's description (what the README says too; the docs
+# page /api/docs loads it before anyone has entered a credential). Everything else needs one.
+PUBLIC_ENDPOINTS = frozenset({"api.health", "api.openapi"})
 MAX_CREDENTIAL = 4096  # longer Authorization values are refused before any work
 
 
@@ -142,6 +146,7 @@ def _stale(last: datetime | None, now: datetime) -> bool:
 def _from_token(identity: _Identity, token: str) -> AuthenticatedPrincipal:
     token_id = credentials.token_id_of(token)
     record = identity.repository.token_record(token_id) if token_id else None
+    g.claimed = f"token:{record[0].name}" if record is not None else None  # for the audit of a refusal
     if record is None or not credentials.token_matches(record[1], token):
         raise _challenge("Das API-Token ist ungültig.", invalid_token=True)
     api_token = record[0]
@@ -165,6 +170,7 @@ def _from_basic(identity: _Identity, value: str) -> AuthenticatedPrincipal:
     username, colon, password = decoded.partition(":")
     if not colon:
         raise _challenge("Die Basic-Anmeldedaten sind nicht lesbar.")
+    g.claimed = username[:64]  # for the audit of a refusal
     record = identity.repository.login_record(username) if len(username) <= 64 else None
     user, password_hash = record if record is not None else (None, None)
     # an unknown or disabled user costs one argon2 verification like a wrong password
@@ -210,7 +216,6 @@ def authenticate(services: Any) -> Principal:
 
 
 def load_principal(services: Any) -> None:
-    g.request_id = request.headers.get("X-Request-Id")
     g.principal = authenticate(services)
 
 
@@ -231,3 +236,37 @@ def require(permission: str) -> Principal:
     if not principal.can(permission):
         raise missing_permission(principal, permission)
     return principal
+
+
+# --- the audit of refusals ---------------------------------------------------------------------
+
+
+def record_refusal(response: Response) -> None:
+    """Record a request answered 401 (failed login: actor `anonymous`, the name or token it
+    claimed in `claimed`) or 403 (refused: actor the principal, and the missing permission).
+
+    Called for every 401/403 response (dms.web.context). A catalog that cannot take the entry
+    does not turn the refusal into a 500: it is logged."""
+    from dms.app.audit import record_as
+
+    principal = getattr(g, "principal", None)
+    refused = response.status_code == 403 and principal is not None
+    body = response.get_json(silent=True) if response.is_json else None
+    error = body.get("error") or {} if isinstance(body, dict) else {}
+    view_args = request.view_args or {}
+    details: dict[str, Any] = {
+        "status": response.status_code, "method": request.method, "path": request.path[:500],
+        "code": error.get("code"), "reason": str(error.get("message") or "")[:500],
+    }
+    if error.get("missing_permission"):
+        details["missing_permission"] = error["missing_permission"]
+    if not refused and g.get("claimed"):
+        details["claimed"] = g.claimed
+    try:
+        record_as(
+            current_app.extensions["dms"], principal.name if refused else "anonymous",
+            "access.denied" if refused else "auth.failed", "request", request.endpoint,
+            customer_number=view_args.get("number"), document_id=view_args.get("document_id"), **details,
+        )
+    except Exception:  # the refusal stands; only its entry is missing
+        log.exception("audit entry of a refused request could not be written")

@@ -82,10 +82,22 @@ def _check_unicode(value: Any) -> None:
 
 def json_object() -> dict[str, Any]:
     """The request's JSON object, or a 400/413 that says what is wrong with it."""
-    settings = _services().settings
     raw = request.get_data(cache=True)  # bounded by request.max_content_length (see limit_body_size)
+    body = json_value(raw)
+    if not isinstance(body, dict):
+        raise ValidationError("Erwartet wird ein JSON-Objekt im Anfragetext.")
+    return body
+
+
+def json_value(raw: bytes | str) -> Any:
+    """Any JSON value from request bytes (a body or a multipart part), checked like a body:
+    size (`api.max_json_kb`), UTF-8, nesting depth before parsing, Unicode; else a 400/413."""
+    settings = _services().settings
+    limit = settings.limit("api", "max_json_kb") * KB
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"Der JSON-Text ist {len(raw) // KB} KB groß; erlaubt sind {limit // KB} KB.")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         raise ValidationError("Der Anfragetext ist kein gültiges UTF-8.", code="invalid_unicode") from exc
     max_depth = settings.limit("api", "max_json_depth")
@@ -97,7 +109,5 @@ def json_object() -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:
         message = f"Der Anfragetext ist kein gültiges JSON ({str(exc)[:80]})."
         raise ValidationError(message, code="invalid_json") from exc
-    if not isinstance(body, dict):
-        raise ValidationError("Erwartet wird ein JSON-Objekt im Anfragetext.")
     _check_unicode(body)
     return body

@@ -33,7 +33,8 @@ def classify_document(ctx: IngestContext, services: IngestServices) -> None:
     ctx.document_class = result.document_class
     ctx.customer_number = result.customer_number
     ctx.fields.update(result.fields)
-    ctx.document_date = result.document_date
+    ctx.fields.update(ctx.given_fields)  # the sender's fields win; classification only adds
+    ctx.document_date = ctx.given_date or result.document_date
     ctx.classification = {
         "class": result.document_class,
         "class_source": result.class_source,
@@ -41,3 +42,7 @@ def classify_document(ctx: IngestContext, services: IngestServices) -> None:
         "customer_source": result.customer_source,
         **result.reasons,
     }
+    if ctx.given_fields or ctx.given_date:
+        ctx.classification["given_metadata"] = {
+            "fields": sorted(ctx.given_fields), "document_date": bool(ctx.given_date),
+        }

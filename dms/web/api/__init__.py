@@ -19,4 +19,4 @@ def _authenticate() -> None:
     load_principal(services())
 
 
-from dms.web.api import customers, documents, search, system  # noqa: E402,F401  (route registration)
+from dms.web.api import audit, customers, documents, search, system, webhooks  # noqa: E402,F401  (route registration)

@@ -21,6 +21,8 @@ from dms.validation import MAX_NAME, MAX_NUMBER, MAX_TAG
 from dms.web.api import api_bp, services
 from dms.web.auth import require
 from dms.web.errors import error_response
+from dms.web.openapi import models as m
+from dms.web.openapi import operation
 from dms.web.params import bool_arg, date_arg, int_arg, str_arg
 
 MAX_LIMIT = 200
@@ -37,6 +39,8 @@ def _guard() -> tuple[SearchLimits, SearchSlots]:
 
 
 @api_bp.get("/search")
+@operation("Full-text search with filters", permission=DOCUMENTS_READ, query=m.SearchQuery, reply=m.SearchResult,
+           tag="search")
 def search():
     principal = require(DOCUMENTS_READ)
     limits, slots = _guard()

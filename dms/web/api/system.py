@@ -1,14 +1,20 @@
-"""Health and configuration the clients need."""
+"""Health, configuration the clients need, and the API's own description (OpenAPI)."""
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from dms import __version__
 from dms.web.api import api_bp, services
+from dms.web.openapi import AUTHENTICATED, PUBLIC, Reply, operation
+from dms.web.openapi import models as m
+
+_OPENAPI = "dms.openapi"
 
 
 @api_bp.get("/health")
+@operation("Each backend's state", permission=PUBLIC, tag="system",
+           replies={200: Reply(m.Health, "All backends answer"), 503: Reply(m.Health, "A backend does not answer")})
 def health():
     svc = services()
     checks: dict[str, str] = {}
@@ -27,6 +33,8 @@ def health():
 
 
 @api_bp.get("/config")
+@operation("Folders of the Aktenplan and the folder of each class", permission=AUTHENTICATED, reply=m.Config,
+           tag="system")
 def config():
     settings = services().settings
     return jsonify(
@@ -36,3 +44,16 @@ def config():
             "classes": {name: spec.folder for name, spec in settings.document_classes.items()},
         }
     )
+
+
+@api_bp.get("/openapi.json")
+@operation("This API as OpenAPI 3.1 (rendered at /api/docs)", permission=PUBLIC, tag="system",
+           reply=Reply(description="The OpenAPI document", media_types=("application/json",)))
+def openapi():
+    """Built from the URL map and each view's `@operation` once per app (routes do not change)."""
+    document = current_app.extensions.get(_OPENAPI)
+    if document is None:
+        from dms.web.openapi.document import build_document
+
+        document = current_app.extensions.setdefault(_OPENAPI, build_document(current_app))
+    return jsonify(document)
