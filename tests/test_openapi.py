@@ -238,7 +238,7 @@ def test_the_served_document_is_this_one(served: LiveServer) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=timedelta(seconds=10), database=None,
+@settings(max_examples=15, deadline=timedelta(seconds=10), database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_the_server_keeps_to_its_document(case, served: LiveServer, samples: dict[str, str]) -> None:
     """Generated requests (examples, boundaries, fuzzing) against every operation: no 5xx, every
