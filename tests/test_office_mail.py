@@ -28,9 +28,9 @@ from ingest.extractors.office import (
     extract_docx,
     extract_odf,
     extract_xlsx,
-    office_pdf_preview,
     refuse_encrypted_office,
 )
+from ingest.extractors.office_preview import office_pdf_preview
 from ingest.stages.detect import sniff
 
 Extractor = Callable[[IngestContext, Settings], None]

@@ -53,6 +53,21 @@ def _not_found(document_id: str) -> NotFound:
     return NotFound(f"Dokument {document_id} existiert nicht.", code="document_not_found")
 
 
+def write_status(
+    s: Session, document_id: str, status: str, *, stage: str, reason: str | None, now: datetime
+) -> None:
+    """The status statements (document row + one event) inside the caller's transaction."""
+    result = s.execute(
+        update(DocumentRow).where(DocumentRow.id == document_id).values(status=status, status_reason=reason,
+                                                                          updated_at=now)
+    )
+    if result.rowcount == 0:
+        raise _not_found(document_id)
+    s.execute(
+        insert(DocumentEventRow).values(document_id=document_id, at=now, stage=stage, status=status, message=reason)
+    )
+
+
 def _number(s: Session, document_id: str) -> None:
     """Give a just inserted document the next `seq`, in commit order.
 
@@ -191,20 +206,8 @@ class DocumentRepository:
 
     def set_status(self, document_id: str, status: str, *, stage: str, reason: str | None = None) -> None:
         """Status + one event; plain statements, since the pipeline calls this at every stage."""
-        now = utcnow()
         with self.db.session() as s:
-            result = s.execute(
-                update(DocumentRow)
-                .where(DocumentRow.id == document_id)
-                .values(status=status, status_reason=reason, updated_at=now)
-            )
-            if result.rowcount == 0:
-                raise _not_found(document_id)
-            s.execute(
-                insert(DocumentEventRow).values(
-                    document_id=document_id, at=now, stage=stage, status=status, message=reason
-                )
-            )
+            write_status(s, document_id, status, stage=stage, reason=reason, now=utcnow())
 
     def events(self, document_id: str) -> list[DocumentEvent]:
         with self.db.session() as s:

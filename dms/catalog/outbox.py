@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, exists, func, insert, or_, select, text, update
+from sqlalchemy import DateTime, Index, Integer, String, Text, exists, func, or_, select, text, update
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from dms.catalog.convert import aware
+from dms.catalog.documents import write_status
 from dms.catalog.engine import Database, utcnow
-from dms.catalog.models import Base, DocumentEventRow, DocumentRow
-from dms.errors import NotFound
+from dms.catalog.models import Base, DocumentRow
 from dms.webhooks.config import STATUS_EVENTS, Target
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -143,18 +143,7 @@ class OutboxRepository:
         """
         now = utcnow()
         with self.db.session() as s:
-            result = s.execute(
-                update(DocumentRow)
-                .where(DocumentRow.id == document_id)
-                .values(status=status, status_reason=reason, updated_at=now)
-            )
-            if result.rowcount == 0:
-                raise NotFound(f"Dokument {document_id} existiert nicht.", code="document_not_found")
-            s.execute(
-                insert(DocumentEventRow).values(
-                    document_id=document_id, at=now, stage=stage, status=status, message=reason
-                )
-            )
+            write_status(s, document_id, status, stage=stage, reason=reason, now=now)
             event = STATUS_EVENTS.get(status)
             targets = [t for t in self._targets if event in t.events]
             if event is None or not targets:

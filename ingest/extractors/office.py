@@ -11,17 +11,11 @@ decompressed bytes) and encrypted packages.
 from __future__ import annotations
 
 import io
-import os
 import posixpath
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime, time
-from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -31,26 +25,18 @@ from dms.config import Settings
 from dms.errors import IngestError, UnsupportedType
 from ingest.context import IngestContext, PageText
 from ingest.extractors.containers import (
-    DOCX,
-    ODS,
-    ODT,
     POWERPOINT_MACRO_MAIN,
     POWERPOINT_MAIN,
-    PPTX,
     WORD_MACRO_MAIN,
     WORD_MAIN,
-    XLSX,
     corrupt_error,
     encrypted_error,
     is_encrypted_ooxml,
     open_zip,
     read_entry,
 )
-from ingest.ocr import limit_memory
 
 MAX_TEXT_CHARS = 5_000_000
-# Macro-enabled types are missing on purpose: LibreOffice never gets a file that carries macros.
-PREVIEW_SUFFIXES = {DOCX: ".docx", XLSX: ".xlsx", PPTX: ".pptx", ODT: ".odt", ODS: ".ods"}
 
 _CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 _RELATIONSHIPS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -360,64 +346,3 @@ def refuse_encrypted_office(ctx: IngestContext, settings: Settings) -> None:
     if is_encrypted_ooxml(ctx.data):
         raise encrypted_error()
     raise corrupt_error("verschlüsselte Datei", "unbekanntes Format")
-
-
-# --- PDF preview (LibreOffice, optional) ---------------------------------------------------------
-
-
-def find_soffice() -> str | None:
-    return shutil.which("soffice") or shutil.which("libreoffice")
-
-
-def office_pdf_preview(
-    data: bytes, suffix: str, timeout: float = 120, *, memory_mb: int | None = None, workdir: str | None = None
-) -> bytes | None:
-    """The document converted to PDF by LibreOffice; None when LibreOffice is not installed.
-
-    The conversion runs with an address-space limit of twice `memory_mb` (LibreOffice reserves
-    much more address space than it touches) in a temp folder inside `workdir`.
-
-    Raises IngestError(code="preview_failed") when the conversion fails or times out.
-    """
-    binary = find_soffice()
-    if binary is None:
-        return None
-    with tempfile.TemporaryDirectory(prefix="kundenakte-preview-", dir=workdir) as tmp:
-        folder = Path(tmp)
-        source = folder / f"dokument{suffix}"
-        source.write_bytes(data)
-        command = [
-            binary, f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless", "--invisible",
-            "--norestore", "--nologo", "--nolockcheck", "--convert-to", "pdf", "--outdir", str(folder / "out"),
-            str(source),
-        ]
-        env = {**os.environ, "HOME": tmp}
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-            preexec_fn=limit_memory(2 * memory_mb if memory_mb else None),
-        )
-        try:
-            output, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            os.killpg(process.pid, signal.SIGKILL)  # soffice forks soffice.bin: end the whole group
-            process.communicate()
-            raise IngestError(
-                f"Die PDF-Vorschau wurde nach {timeout:.0f} s abgebrochen.", code="preview_failed"
-            ) from exc
-        result = folder / "out" / "dokument.pdf"
-        if process.returncode != 0 or not result.is_file() or not result.read_bytes().startswith(b"%PDF"):
-            detail = output.decode("utf-8", "replace").strip()[-300:]
-            raise IngestError(f"Die PDF-Vorschau konnte nicht erzeugt werden ({detail}).", code="preview_failed")
-        return result.read_bytes()
-
-
-def render_office_preview(ctx: IngestContext, timeout: float = 120, memory_mb: int | None = None) -> bytes | None:
-    """Preview PDF for an office document in `ctx`; a failure becomes a warning, never an error."""
-    suffix = PREVIEW_SUFFIXES.get(ctx.mime_type or "")
-    if suffix is None:
-        return None
-    try:
-        return office_pdf_preview(ctx.data, suffix, timeout=timeout, memory_mb=memory_mb, workdir=ctx.workdir)
-    except (IngestError, OSError) as exc:
-        ctx.warn(exc.message if isinstance(exc, IngestError) else f"Die PDF-Vorschau ist fehlgeschlagen ({exc}).")
-        return None

@@ -30,8 +30,8 @@ from ingest.extractors.office import (
     extract_xlsx,
     refuse_encrypted_office,
     refuse_zip,
-    render_office_preview,
 )
+from ingest.extractors.office_preview import render_office_preview
 from ingest.extractors.pdf import extract_pdf
 from ingest.extractors.plain import extract_plain
 
