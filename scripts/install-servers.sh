@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real servers that tests/scaleout starts as plain processes:
-# Redis + PostgreSQL (Debian packages), MinIO (built from source with Go) and
+# Redis + PostgreSQL + Dovecot IMAP (Debian packages), MinIO (built from source with Go) and
 # OpenSearch (integ-test zip + analysis-common/lang-painless modules from
 # Maven Central).  Everything downloaded or built is cached outside the
 # checkout under ~/.cache/kundenakte/ (override: KUNDENAKTE_CACHE), so a rerun
@@ -35,9 +35,10 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)  # IMAP tests of `dms mail-poll`
 
 if [ ${#missing[@]} -eq 0 ]; then
-    log "apt packages present (redis-server: $(command -v redis-server), initdb: $(pg_initdb))"
+    log "apt packages present (redis-server: $(command -v redis-server), initdb: $(pg_initdb), dovecot: /usr/sbin/dovecot)"
 else
     [ "$(id -u)" = 0 ] || die "missing ${missing[*]} and not root: apt-get install -y ${missing[*]}"
     log "apt-get install ${missing[*]}"
@@ -60,13 +61,16 @@ else
     trap - EXIT
     command -v redis-server >/dev/null || die "redis-server still missing after apt-get"
     [ -n "$(pg_initdb)" ] || die "initdb still missing after apt-get"
+    [ -x /usr/sbin/dovecot ] || die "dovecot still missing after apt-get"
 fi
 # Stop the Debian services if something started them anyway (not needed, we
 # run our own instances on free ports); harmless when they are not running.
-if pgrep -x redis-server -u redis >/dev/null 2>&1 || pgrep -u postgres -x postgres >/dev/null 2>&1; then
-    log "stopping the system redis-server/postgresql services (not used)"
+if pgrep -x redis-server -u redis >/dev/null 2>&1 || pgrep -u postgres -x postgres >/dev/null 2>&1 \
+        || [ -s /run/dovecot/master.pid ]; then  # the system dovecot (ours use their own base_dir)
+    log "stopping the system redis-server/postgresql/dovecot services (not used)"
     service redis-server stop >/dev/null 2>&1 || true
     service postgresql stop >/dev/null 2>&1 || true
+    service dovecot stop >/dev/null 2>&1 || true
 fi
 
 # ---------------------------------------------------------------- test user

@@ -66,15 +66,17 @@ class LiveServer:
 class Worker:
     """A `dms worker` (Celery) process in its own process group, so a kill takes its pool children too."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1, beat: bool = False) -> None:
         self.env, self.log_path, self.concurrency = env, log_path, concurrency
+        self.beat = beat  # `dms worker --beat`: also sends the periodic tasks
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> Worker:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "dms.cli", "worker", "--concurrency", str(self.concurrency)],
+                [sys.executable, "-m", "dms.cli", "worker", "--concurrency", str(self.concurrency),
+                 *(["--beat"] if self.beat else [])],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.monotonic() + timeout

@@ -3,7 +3,8 @@
 Redis, PostgreSQL, MinIO and OpenSearch are started on free loopback ports with
 all their data under one base directory, checked for health and stopped again.
 Nothing is skipped: a server that does not come up raises ``ServerStartError``
-carrying the tail of its log.  ``scripts/install-servers.sh`` installs the
+carrying the tail of its log.  ``DovecotServer`` (IMAP, for the mail poller) is
+started the same way, on its own.  ``scripts/install-servers.sh`` installs the
 binaries (cache: ``~/.cache/kundenakte``, override ``KUNDENAKTE_CACHE``); the
 pinned versions are read from that script.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import pwd
 import re
@@ -610,6 +612,230 @@ class OpenSearchServer(Server):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+# --------------------------------------------------------------------- Dovecot (IMAP)
+def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate (its own CA) for `host` and localhost: (cert.pem, key.pem)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    sans: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    try:
+        sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+    except ValueError:
+        sans.append(x509.DNSName(host))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+class TokenIntrospection:
+    """A tiny OAuth2 token introspection endpoint (RFC 7662, POST token=...) on loopback.
+
+    Dovecot's oauth2 passdb asks it whether a bearer token is valid and whose it is; exactly
+    one token is active. `requests` counts the calls (proof that dovecot really asked).
+    """
+
+    def __init__(self, token: str, username: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs
+
+        outer = self
+        self.token, self.username, self.requests = token, username, 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                outer.requests += 1
+                sent = parse_qs(body).get("token", [""])[0]
+                answer = {"active": True, "username": outer.username} if sent == outer.token else {"active": False}
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/introspect"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="oauth2-introspection", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class DovecotServer(Server):
+    """Dovecot (Debian's dovecot-imapd 2.3) with its own config, IMAP + IMAPS on loopback.
+
+    One user (`username`/`password` via passwd-file); with `token`, XOAUTH2/OAUTHBEARER bearer
+    tokens are checked by dovecot's oauth2 passdb against a local introspection endpoint
+    (`TokenIntrospection`). Plain IMAP offers STARTTLS with a self-signed certificate
+    (`cert_path`, use it as CA file). Mail is stored as maildir under the server's directory,
+    owned by the test user when running as root (dovecot refuses root as mail user).
+    """
+
+    name = "dovecot"
+    start_timeout = 20.0
+
+    def __init__(self, username: str = "scanner@akte.test", password: str = "imap-test-pw",
+                 token: str | None = "oauth-test-token", capabilities: str | None = None) -> None:
+        super().__init__()
+        self.username, self.password, self.token = username, password, token
+        self.capabilities = capabilities  # imap_capability: replaces the advertised list (e.g. without MOVE)
+        self.ssl_port: int | None = None
+        self.cert_path: Path | None = None
+        self.introspection: TokenIntrospection | None = None
+
+    def _prepare(self):
+        binary = os.environ.get("KUNDENAKTE_DOVECOT") or shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not Path(binary).exists():
+            raise ServerStartError("dovecot not found: run scripts/install-servers.sh (dovecot-imapd)")
+        root = os.geteuid() == 0
+        mail_user = _run_as_user() if root else pwd.getpwuid(os.geteuid()).pw_name
+        mail_pw = pwd.getpwnam(mail_user)
+        internal = "dovecot" if root else mail_pw.pw_name
+        login = "dovenull" if root else mail_pw.pw_name
+        for user in (internal, login):
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                raise ServerStartError(f"user {user!r} missing (created by the dovecot-core package)") from None
+        self.port, self.ssl_port = free_port(), free_port()
+        self.cert_path, key_path = self_signed_cert(self.dir / "tls")
+        mail_dir, run_dir, state_dir = self.dir / "mail", self.dir / "run", self.dir / "state"
+        for d in (mail_dir, run_dir, state_dir):
+            d.mkdir()
+        users = self.dir / "users"
+        users.write_text(f"{self.username}:{{PLAIN}}{self.password}\n")
+        users.chmod(0o644)  # read by the auth process (user `dovecot`)
+        _chown(mail_dir, mail_user)
+        _check_reachable(mail_dir, mail_user if root else None)
+        oauth = ""
+        if self.token:
+            self.introspection = TokenIntrospection(self.token, self.username)
+            oauth_conf = self.dir / "oauth2.conf.ext"
+            oauth_conf.write_text("\n".join([
+                "introspection_mode = post",
+                f"introspection_url = {self.introspection.url}",
+                "force_introspection = yes",
+                "username_attribute = username",
+                "active_attribute = active",
+                "active_value = true",
+                "",
+            ]))
+            oauth_conf.chmod(0o644)
+            oauth = f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {oauth_conf}\n}}\n"
+        chroot = "" if root else "  chroot =\n"
+        capability = f"  imap_capability = {self.capabilities}\n" if self.capabilities else ""
+        conf = self.dir / "dovecot.conf"
+        conf.write_text(f"""\
+base_dir = {run_dir}
+state_dir = {state_dir}
+instance_name = dovecot-{self.port}
+log_path = {self.log_path}
+protocols = imap
+listen = 127.0.0.1
+default_internal_user = {internal}
+default_login_user = {login}
+first_valid_uid = {mail_pw.pw_uid}
+last_valid_uid = {mail_pw.pw_uid}
+mail_location = maildir:{mail_dir}/%u
+mail_uid = {mail_pw.pw_uid}
+mail_gid = {mail_pw.pw_gid}
+ssl = yes
+ssl_cert = <{self.cert_path}
+ssl_key = <{key_path}
+ssl_dh = </usr/share/dovecot/dh.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login xoauth2 oauthbearer
+auth_verbose = yes
+passdb {{
+  driver = passwd-file
+  mechanisms = plain login
+  args = scheme=PLAIN username_format=%u {users}
+}}
+{oauth}userdb {{
+  driver = static
+  args = uid={mail_pw.pw_uid} gid={mail_pw.pw_gid} home={mail_dir}/%u
+}}
+protocol imap {{
+  mail_max_userip_connections = 200
+{capability}}}
+service imap-login {{
+{chroot}  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self.ssl_port}
+    ssl = yes
+  }}
+}}
+service stats {{
+  unix_listener stats-reader {{
+    user = {internal}
+  }}
+  unix_listener stats-writer {{
+    user = {internal}
+  }}
+}}
+""")
+        return [binary, "-F", "-c", str(conf)], {}, None
+
+    def _healthy(self) -> bool:
+        import imaplib
+
+        with imaplib.IMAP4("127.0.0.1", self.port, timeout=2) as client:
+            client.login(self.username, self.password)
+            client.logout()
+        return True
+
+    def stop(self) -> None:
+        super().stop()
+        if self.introspection is not None:
+            self.introspection.stop()
+            self.introspection = None
+
+    def imap(self):
+        """A logged-in imaplib client on the plain port (for tests: APPEND, LIST, SELECT)."""
+        import imaplib
+
+        client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        client.login(self.username, self.password)
+        return client
 
 
 # --------------------------------------------------------------------- all four
