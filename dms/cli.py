@@ -80,8 +80,9 @@ def check() -> None:
         else f"embedded {settings.data_dir / 'search.db'}",
         "queue": f"Celery on Redis {settings.redis_url.split('@')[-1]}" if settings.redis_url
         else f"in-process ({settings.workers} threads)",
-        "archive": f"S3 bucket {settings.s3_archive_bucket} (Object Lock)" if settings.s3_endpoint
-        else "none (embedded)",
+        "archive": f"S3 bucket {settings.s3_archive_bucket} (Object Lock: tamper-proof)" if settings.s3_endpoint
+        else f"local {settings.data_dir / 'archive'} (Regeln nur in Software; manipulationssicher erst mit "
+        "einem WORM-fähigen Objektspeicher, S3 Object Lock COMPLIANCE)",
     }
     failed = False
     for name, opener in openers.items():
@@ -94,13 +95,17 @@ def check() -> None:
             failed = True
             state = click.style(f"FEHLER: {exc}", fg="red")
         click.echo(f"{name:8} {where[name]}: {state}")
+    from mail_gateway.cli_gateway import check_line  # the mail gateway's settings and spool backlog
+
+    click.echo(check_line(settings))
     sys.exit(1 if failed else 0)
 
 
 @main.command()
 @click.option("-c", "--concurrency", default=2, show_default=True, type=int, help="Worker processes.")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(concurrency: int, loglevel: str) -> None:
+@click.option("--beat", is_flag=True, help="Also send the periodic tasks (IMAP poll); on one worker only.")
+def worker(concurrency: int, loglevel: str, beat: bool) -> None:
     """Run a Celery worker (needs DMS_REDIS_URL)."""
     from dms.errors import ValidationError
     from dms.queue.celery_app import run_worker
@@ -108,7 +113,7 @@ def worker(concurrency: int, loglevel: str) -> None:
     settings = Settings.from_env()
     if not settings.redis_url:
         _fail(ValidationError("DMS_REDIS_URL fehlt: der Worker braucht Redis.", code="bad_config"))
-    run_worker(settings, concurrency, loglevel)
+    run_worker(settings, concurrency, loglevel, beat=beat)
 
 
 @main.group()
@@ -259,13 +264,21 @@ def search(query: str, customer: str | None, document_class: str | None, limit: 
             click.echo("    " + re.sub(r"</?mark>", "*", snippet))
 
 
+from dms.cli_archive import register as register_archive  # noqa: E402  (`dms archive`: issue #12)
 from dms.cli_audit import register as register_audit  # noqa: E402  (`dms audit`: issue #10)
+from dms.cli_gdpr import register as register_gdpr  # noqa: E402  (`dms gdpr`: issue #12)
 from dms.cli_identity import register  # noqa: E402  (`dms users`, `dms tokens`: issue #10)
+from dms.cli_retention import register as register_retention  # noqa: E402  (`dms retention`: issue #12)
 from dms.cli_watch import register as register_watch  # noqa: E402  (`dms watch`: the hot folder)
+from mail_gateway.cli import register as register_mail  # noqa: E402  (email-in: issue #11)
 
 register(main)
 register_audit(main)
 register_watch(main)
+register_retention(main)
+register_mail(main)
+register_archive(main)
+register_gdpr(main)
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,19 @@
-"""Command line for the audit trail: `dms audit verify`, `dms audit list` (registered by `register`)."""
+"""Command line for the audit trail: `dms audit verify`, `dms audit seal`, `dms audit list` (registered by
+`register`)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 import click
 
 from dms.errors import DmsError
+
+if TYPE_CHECKING:
+    from dms.app.audit_seal_check import SealReport
 
 
 def register(main: click.Group) -> None:
@@ -30,19 +35,22 @@ def _fail(exc: DmsError) -> None:
 
 @click.group()
 def audit() -> None:
-    """The audit trail: check its hash chain, list entries."""
+    """The audit trail: check its hash chain against the seals, seal it, list entries."""
 
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; exit 1 naming the first altered, inserted or removed entry, else 0."""
+    """Walk the hash chain and compare it with the sealed copies in the archive; exit 1 naming what
+    was altered, inserted or removed (or a seal object that is changed, missing or unlocked), else 0."""
     from dms.app import audit as uc
+    from dms.app.audit_seal import verify_seals
     from dms.app.principal import CLI
 
     try:
         services = _services()
         try:
             report = uc.verify(services, CLI)
+            sealed = verify_seals(services, CLI)
         finally:
             services.close()
     except DmsError as exc:
@@ -50,11 +58,55 @@ def audit_verify() -> None:
     if not report.ok:
         click.secho(f"Audit-Kette verletzt: {report.problem}", fg="red", err=True)
         click.echo(f"{report.checked} Einträge davor sind intakt.", err=True)
-        sys.exit(1)
-    if report.last_id is None:
+    elif report.last_id is None:
         click.echo("Audit-Kette intakt: 0 Einträge.")
+    else:
+        click.echo(f"Audit-Kette intakt: {report.checked} Einträge (letzter: {report.last_id}, "
+                   f"Hash {report.last_hash}).")
+    _echo_seals(sealed)
+    if not report.ok or not sealed.ok:
+        sys.exit(1)
+
+
+def _echo_seals(sealed: SealReport) -> None:
+    if not sealed.archive:
+        click.echo("Kein Archiv konfiguriert: kein Abgleich mit Siegeln.")
         return
-    click.echo(f"Audit-Kette intakt: {report.checked} Einträge (letzter: {report.last_id}, Hash {report.last_hash}).")
+    if not sealed.ok:
+        click.secho(f"Abgleich mit den versiegelten Kopien: {len(sealed.findings)} Befund(e).", fg="red", err=True)
+        for finding in sealed.findings:
+            click.echo(f"  {finding}", err=True)
+        return
+    if sealed.last_seq is None:
+        click.echo(f"Noch kein Siegel im Archiv ({sealed.unsealed} Einträge unversiegelt; `dms audit seal`).")
+        return
+    click.echo(f"Siegel intakt: {sealed.seals} Siegel, {sealed.entries} versiegelte Einträge bis Eintrag "
+               f"{sealed.last_seq} stimmen mit dem Katalog überein; {sealed.unsealed} Einträge seither unversiegelt.")
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Write the entries since the last seal with the chain head to the WORM archive (idempotent)."""
+    from dms.app.audit_seal import seal
+    from dms.app.principal import CLI
+
+    try:
+        services = _services()
+        try:
+            written = seal(services, CLI)
+            last = services.catalog.seals.last()
+        finally:
+            services.close()
+    except DmsError as exc:
+        _fail(exc)
+    if not written:
+        since = f" (letztes Siegel: Einträge {last.first_seq}–{last.last_seq})" if last else ""
+        click.echo(f"Nichts zu versiegeln{since}.")
+        return
+    for new in written:
+        click.echo(f"Versiegelt: Einträge {new.first_seq}–{new.last_seq} ({new.count}) → {new.key} "
+                   f"(Version {new.version_id}), Kettenkopf {new.head_hash}, gesperrt bis "
+                   f"{new.retain_until.isoformat()}.")
 
 
 @audit.command("list")

@@ -45,6 +45,10 @@ ENV_VARS: dict[str, str] = {
     # --- webhooks (dms/webhooks/config.py; more endpoints as [[webhooks]] in the TOML) ---
     "DMS_WEBHOOK_URLS": "Webhook URLs (comma-separated) that get every document event, signed with DMS_WEBHOOK_SECRET.",
     "DMS_WEBHOOK_SECRET": "HMAC-SHA256 secret (at least 16 characters) of the DMS_WEBHOOK_URLS endpoints.",
+    # --- email-in (mail_gateway/settings.py; names changeable in [mail.relay] / [mail.imap]) ---
+    "DMS_MAIL_IMAP_PASSWORD": "Password of the [mail.imap] mailbox read by `dms mail-poll`.",
+    "DMS_MAIL_IMAP_TOKEN": "OAuth 2 bearer token of the [mail.imap] mailbox when `auth = \"xoauth2\"`.",
+    "DMS_MAIL_RELAY_PASSWORD": "Password of the [mail.relay] SMTP relay that sends receipts.",
 }
 
 
@@ -78,6 +82,16 @@ def _webhook_env(env: dict[str, str], rules: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("DMS_WEBHOOK_") or k in names}
 
 
+def _mail_env(env: dict[str, str], rules: dict[str, Any]) -> dict[str, str]:
+    """The environment the mail secrets are read from (see mail_gateway/settings.py)."""
+    mail = rules.get("mail", {}) if isinstance(rules.get("mail"), dict) else {}
+    names = {
+        str(section.get(key)) for section in (mail.get("relay", {}), mail.get("imap", {}))
+        if isinstance(section, dict) for key in ("password_env", "token_env") if section.get(key)
+    }
+    return {k: v for k, v in env.items() if k.startswith("DMS_MAIL_") or k in names}
+
+
 @dataclass(frozen=True)
 class ClassSpec:
     name: str
@@ -106,6 +120,8 @@ class Settings:
     rules: dict[str, Any] = field(default_factory=load_rules)
     # DMS_WEBHOOK_* and the variables named by `[[webhooks]] secret_env` (see dms/webhooks/config.py)
     webhook_env: dict[str, str] = field(default_factory=dict, repr=False)
+    # DMS_MAIL_* and the variables named by [mail.relay]/[mail.imap] (see mail_gateway/settings.py)
+    mail_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -130,6 +146,7 @@ class Settings:
             "work_root": Path(env["DMS_WORK_DIR"]) if env.get("DMS_WORK_DIR") else None,
             "rules": rules,
             "webhook_env": _webhook_env(env, rules),
+            "mail_env": _mail_env(env, rules),
         }
         values.update(overrides)
         return cls(**values)
@@ -193,8 +210,11 @@ class Settings:
         return self.work_root or self.data_dir / "work"
 
     @property
-    def retention_years(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.rules.get("retention", {}).items()}
+    def retention_policies(self) -> dict[str, Any]:
+        """The retention policy per document class (`retention.policy.RetentionPolicy`)."""
+        from retention.policies import load_policies
+
+        return dict(load_policies(self.rules))
 
     def folder_for_class(self, document_class: str) -> str:
         spec = self.document_classes.get(document_class)

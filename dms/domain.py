@@ -57,6 +57,14 @@ class Customer:
     tags: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     created_at: datetime | None = None
+    # Known mail addresses (lower case): mail from them to the general address is routed here.
+    emails: list[str] = field(default_factory=list)
+    # Retention (issue #12): a legal hold covers all its documents; GDPR erasure state
+    # (None | "restricted" | "erased") and when erasure was requested.
+    legal_hold: bool = False
+    legal_hold_reason: str | None = None
+    erasure_state: str | None = None
+    erasure_requested_at: datetime | None = None
     # Catalog state (incremented by every update), not part of the record: not compared, not shown.
     row_version: int = field(default=1, compare=False)
 
@@ -65,6 +73,8 @@ class Customer:
         """A strong HTTP entity tag of this state of the customer (changes with every update)."""
         state = [self.id, self.number, self.name, str(self.kind), str(self.status), sorted(self.tags),
                  list(self.folders), self.row_version]
+        if self.emails:  # only when set: the ETags of customers without addresses stay as they were
+            state.append(list(self.emails))
         digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode("utf-8")).hexdigest()
         return f'"{digest[:32]}"'
 
@@ -126,6 +136,15 @@ class Document:
     given_date: date | None = None
     # Position in the order the catalog received documents (cursor pagination); catalog state.
     seq: int | None = field(default=None, compare=False)
+    # Retention (issue #12): the latest retain-until over its archived versions (None: not archived
+    # under a lock): catalog state derived from the archive's rows (a catalog rebuilt from the
+    # sidecars has none until the catch-up archives again), so not compared; legal hold, GDPR
+    # Art. 17 restriction, in the trash since.
+    archived_until: datetime | None = field(default=None, compare=False)
+    legal_hold: bool = False
+    legal_hold_reason: str | None = None
+    restricted: bool = False
+    trashed_at: datetime | None = None
 
     @property
     def latest(self) -> Version | None:
@@ -155,12 +174,47 @@ class Document:
             "external_id": self.external_id,
             "external_source": self.external_source,
             "given": {"fields": _jsonable(self.given_fields), "document_date": _jsonable(self.given_date)},
+            "archived_until": _jsonable(self.archived_until),
+            "legal_hold": self.legal_hold,
+            "restricted": self.restricted,
+            "trashed_at": _jsonable(self.trashed_at),
         }
         latest = self.latest
         data["latest_version"] = latest.to_dict() if latest else None
         if with_versions:
             data["versions"] = [v.to_dict() for v in sorted(self.versions, key=lambda v: v.number)]
         return data
+
+
+@dataclass(frozen=True)
+class ArchivedObject:
+    """One object in the WORM archive (a catalog `archive_objects` row).
+
+    kind: "original", "sidecar" (the version's meta.json), "derivative" (searchable PDF), "text"
+    (extracted text), or "expired": a marker that nothing was archived because the version's
+    retention had already ended when it was filed (`retain_until` is that past date, no key).
+    """
+
+    id: int
+    document_id: str
+    version: int
+    kind: str
+    key: str
+    version_id: str | None
+    sha256: str
+    size: int
+    retain_until: datetime | None
+    mode: str | None
+    legal_hold: bool = False
+    created_at: datetime | None = None
+
+    @property
+    def stored(self) -> bool:
+        """Whether an object exists in the archive for this row (not an "expired" marker)."""
+        return self.version_id is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
 
 
 @dataclass

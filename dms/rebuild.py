@@ -110,6 +110,7 @@ def _restore_customers(store: ObjectStore, catalog: Catalog, counts: dict[str, i
                 kind=customer.kind,
                 status=customer.status,
                 tags=customer.tags,
+                emails=customer.emails,
                 customer_id=customer.id,
                 created_at=customer.created_at,
             )

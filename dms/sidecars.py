@@ -54,6 +54,7 @@ def customer_record(customer: Customer) -> dict[str, Any]:
         "tags": list(customer.tags),
         "folders": list(customer.folders),
         "created_at": _iso(customer.created_at),
+        "emails": list(customer.emails),  # added in format 1 without a bump (older readers ignore it)
     }
 
 
@@ -106,6 +107,8 @@ def document_record(document: Document) -> dict[str, Any]:
         "external_source": document.external_source,
         "given_fields": _jsonable(document.given_fields),
         "given_date": _iso(document.given_date),
+        "trashed_at": _iso(document.trashed_at),  # in the trash since (issue #12): a rebuild keeps it there
+        "restricted": document.restricted,  # GDPR Art. 17 (issue #12): a rebuild keeps it hidden
     }
 
 
@@ -144,6 +147,7 @@ def read_customer(record: dict[str, Any]) -> Customer:
         tags=list(record.get("tags") or []),
         folders=list(record.get("folders") or []),
         created_at=_datetime(record.get("created_at")),
+        emails=list(record.get("emails") or []),
     )
 
 
@@ -189,4 +193,6 @@ def read_document(record: dict[str, Any], document_id: str, versions: list[Versi
         external_source=record.get("external_source"),
         given_fields=dict(record.get("given_fields") or {}),
         given_date=_date(record.get("given_date")),
+        trashed_at=_datetime(record.get("trashed_at")),
+        restricted=bool(record.get("restricted", False)),
     )

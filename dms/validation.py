@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from datetime import date
+from email.utils import parseaddr
 from pathlib import PurePath
 from typing import Any
 
@@ -24,6 +25,8 @@ MAX_TAGS = 50
 MAX_FILENAME = 255
 MAX_COMMENT = 2000
 MAX_NUMBER = 32
+MAX_EMAILS = 20
+MAX_EMAIL = 254  # RFC 5321: the longest forward path
 QUOTE = 40  # characters of a bad input quoted back in an error message
 
 # C0/C1 controls (tab and newline are handled per field), DEL, and the bidi embedding,
@@ -103,6 +106,48 @@ def tags_field(value: Any, field: str = "tags") -> list[str]:
     return tags
 
 
+# local@domain: a dot-atom local part (RFC 5322, no quoted strings) and a domain of dot-separated
+# labels (letters, digits, inner hyphens) ending in a label of at least two letters. EMAIL_PATTERN
+# is the ASCII form (for the OpenAPI document); the check also takes letters of any script
+# (internationalised addresses and domains).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ATOM_ANY = r"[\w!#$%&'*+/=?^`{|}~-]+"  # also letters of any script (SMTPUTF8)
+EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}$"
+_EMAIL = re.compile(
+    rf"{_ATOM_ANY}(?:\.{_ATOM_ANY})*@(?:[^\W_](?:(?:[^\W_]|-){{0,61}}[^\W_])?\.)+[^\W\d_]{{2,63}}"
+)
+
+
+def email_address(value: Any, field: str = "email") -> str:
+    """One mail address (`Name <a@b.de>` is accepted as a@b.de, a list of several is not), lower case."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field}: eine E-Mail-Adresse muss ein Text sein, nicht {type(value).__name__}.",
+                              field=field)
+    text = clean_text(value)
+    _, address = parseaddr(text)
+    address = address.strip().lower()
+    alone = text.lower() in (address, f"<{address}>") or text.lower().endswith(f" <{address}>")
+    if not alone or len(address) > MAX_EMAIL or not _EMAIL.fullmatch(address):
+        raise ValidationError(f"{field}: {quote(text)!r} ist keine gültige E-Mail-Adresse.", field=field)
+    return address
+
+
+def emails_field(value: Any, field: str = "emails") -> list[str]:
+    """A list of mail addresses: each valid, lower case, no duplicates, at most MAX_EMAILS."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(f"{field} muss eine Liste von E-Mail-Adressen sein.", field=field)
+    if len(value) > MAX_EMAILS:
+        raise ValidationError(f"Höchstens {MAX_EMAILS} E-Mail-Adressen.", code="too_long", field=field)
+    addresses: list[str] = []
+    for item in value:
+        address = email_address(item, field)
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
 def safe_filename(name: str | None, default: str = "unbenannt") -> str:
     """A file name fit for storing and for Content-Disposition: the last path part, cleaned,
     without path separators, `..`, control or bidi characters, at most MAX_FILENAME characters
@@ -124,7 +169,7 @@ def safe_filename(name: str | None, default: str = "unbenannt") -> str:
 
 # --- inputs of the use cases (API, CLI and later entry points share these) -----------------
 
-_CUSTOMER_FIELDS = {"name", "number", "kind", "status", "tags"}
+_CUSTOMER_FIELDS = {"name", "number", "kind", "status", "tags", "emails"}
 _DOCUMENT_FIELDS = {"customer_number", "document_class", "folder", "title", "tags"}
 
 
@@ -158,6 +203,8 @@ def customer_input(body: dict[str, Any], *, partial: bool = False) -> dict[str, 
                 values[key] = value
     if "tags" in body:
         values["tags"] = tags_field(body["tags"])
+    if "emails" in body:
+        values["emails"] = emails_field(body["emails"])
     return values
 
 

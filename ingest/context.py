@@ -29,6 +29,12 @@ class IngestContext:
     # fields but never drops or overrides these, and a given date wins over the one read.
     given_fields: dict[str, Any] = field(default_factory=dict)
     given_date: date | None = None
+    # Why the sender could not name a customer (e.g. the mail gateway's routing reason): part of
+    # the review reason when the document ends without a customer.
+    given_review_note: str | None = None
+    # What the uploader said, as stored at upload (`classification["given"]`); written back with
+    # the classification so that a second run of the same version still knows it.
+    given: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     size: int = 0
     mime_type: str | None = None

@@ -14,6 +14,7 @@ from dms.domain import Document, DocumentStatus
 from dms.errors import BackendUnavailable, IngestError
 from ingest.context import IngestContext
 from ingest.ports import IngestServices
+from ingest.stages.archive import archive_document
 from ingest.stages.classify import classify_document
 from ingest.stages.detect import detect_type
 from ingest.stages.extract import extract_text
@@ -24,8 +25,8 @@ from ingest.stages.load import load_original
 log = logging.getLogger(__name__)
 
 Stage = Callable[[IngestContext, IngestServices], None]
-STAGES: tuple[Stage, ...] = (
-    load_original, detect_type, extract_text, classify_document, file_document, index_document
+STAGES: tuple[Stage, ...] = (  # archive_document never fails the filing (see ingest/stages/archive.py)
+    load_original, detect_type, extract_text, classify_document, file_document, index_document, archive_document
 )
 # An older version that finishes after a newer one was added only gets its text extracted.
 OLDER_VERSION_STAGES: tuple[Stage, ...] = (load_original, detect_type, extract_text)
@@ -54,10 +55,12 @@ def build_context(document: Document, version: int, *, max_seconds: int | None =
     if max_seconds is not None:
         ctx.deadline = time.monotonic() + max_seconds
     given = document.classification.get("given", {})
+    ctx.given = dict(given)
     ctx.given_customer = given.get("customer_number")
     ctx.given_class = given.get("document_class")
     ctx.given_folder = given.get("folder")
     ctx.given_title = given.get("title")
+    ctx.given_review_note = given.get("review_note")
     ctx.given_fields = dict(document.given_fields)
     ctx.given_date = document.given_date
     if version > 1 and document.customer_number:

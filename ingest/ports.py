@@ -7,12 +7,13 @@ round (see tests/test_layers.py).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from dms.config import Settings
-from dms.domain import Customer, Document, Version
+from dms.domain import ArchivedObject, Customer, Document, Version
 from dms.search.base import SearchIndex
-from dms.storage.base import ObjectStore
+from dms.storage.base import ArchiveStore, ObjectStore
 
 
 class CustomerLookup(Protocol):
@@ -36,6 +37,8 @@ class DocumentRecords(Protocol):
 
     def reset_attempts(self, document_id: str, number: int) -> None: ...
 
+    def add_event(self, document_id: str, *, stage: str, status: str, message: str | None = None) -> None: ...
+
 
 class StatusOutbox(Protocol):
     """Ending a document: the final status and its webhook events in one transaction (dms/catalog/outbox.py)."""
@@ -43,6 +46,23 @@ class StatusOutbox(Protocol):
     def set_final_status(
         self, document_id: str, version: int, status: str, *, stage: str, reason: str | None = None
     ) -> int: ...
+
+
+class ArchiveRecords(Protocol):
+    """What the WORM archive holds (dms/catalog/archive.py), for the archive stage (issue #12)."""
+
+    def add(
+        self, document_id: str, version: int, kind: str, key: str, version_id: str | None, sha256: str, size: int,
+        retain_until: datetime | None, mode: str | None, *, legal_hold: bool = False,
+    ) -> ArchivedObject: ...
+
+    def find(self, document_id: str, version: int, kind: str) -> ArchivedObject | None: ...
+
+    def for_document(self, document_id: str) -> list[ArchivedObject]: ...
+
+    def update_retention(self, id: int, retain_until: datetime) -> ArchivedObject: ...  # noqa: A002
+
+    def discard(self, id: int) -> None: ...  # noqa: A002
 
 
 class CatalogPort(Protocol):
@@ -54,6 +74,9 @@ class CatalogPort(Protocol):
 
     @property
     def outbox(self) -> StatusOutbox: ...
+
+    @property
+    def archive(self) -> ArchiveRecords: ...
 
 
 class IngestServices(Protocol):
@@ -70,3 +93,6 @@ class IngestServices(Protocol):
 
     @property
     def index(self) -> SearchIndex: ...
+
+    @property
+    def archive(self) -> ArchiveStore | None: ...

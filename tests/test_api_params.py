@@ -28,6 +28,9 @@ PARAMS: dict[tuple[str, str], list[str]] = {
     ("PATCH", "/api/v1/customers/<number>"): [],
     ("PUT", "/api/v1/customers/<number>"): [],
     ("GET", "/api/v1/customers/<number>/file"): [],
+    ("GET", "/api/v1/customers/<number>/gdpr-report"): ["format"],
+    ("POST", "/api/v1/customers/<number>/erasure"): [],
+    ("GET", "/api/v1/customers/<number>/erasure"): [],
     ("POST", "/api/v1/documents"): [],
     ("POST", "/api/v1/documents/batch"): [],
     ("GET", "/api/v1/documents"): [
@@ -40,6 +43,23 @@ PARAMS: dict[tuple[str, str], list[str]] = {
     ("POST", "/api/v1/documents/<document_id>/versions"): [],
     ("GET", "/api/v1/audit"): ["customer", "document", "actor", "action", "from", "to", "limit", "cursor"],
     ("GET", "/api/v1/webhooks/deliveries"): ["state", "document", "event", "limit", "offset"],
+    ("GET", "/api/v1/mail/messages"): ["status", "customer", "limit", "offset"],
+    ("GET", "/api/v1/mail/messages/<mail_id>"): [],
+    ("GET", "/api/v1/mail/quarantine"): ["limit", "offset"],
+    ("GET", "/api/v1/mail/quarantine/<mail_id>/raw"): [],
+    ("POST", "/api/v1/mail/quarantine/<mail_id>/release"): ["reason"],
+    ("DELETE", "/api/v1/mail/quarantine/<mail_id>"): ["reason"],
+    ("DELETE", "/api/v1/documents/<document_id>"): ["version"],
+    ("POST", "/api/v1/documents/<document_id>/restore"): [],
+    ("GET", "/api/v1/trash"): [],
+    ("POST", "/api/v1/retention/runs"): ["dry_run"],
+    ("GET", "/api/v1/retention/runs"): ["status", "limit", "offset"],
+    ("GET", "/api/v1/retention/runs/<run_id>"): [],
+    ("POST", "/api/v1/retention/runs/<run_id>/approve"): [],
+    ("POST", "/api/v1/documents/<document_id>/legal-hold"): ["reason"],  # legal hold (issue #12)
+    ("DELETE", "/api/v1/documents/<document_id>/legal-hold"): ["reason"],
+    ("POST", "/api/v1/customers/<number>/legal-hold"): ["reason"],
+    ("DELETE", "/api/v1/customers/<number>/legal-hold"): ["reason"],
     ("GET", "/api/v1/search"): [
         "q", "customer", "class", "folder", "tag", "from", "to", "limit", "offset", "facets",
     ],
@@ -83,7 +103,8 @@ def document_id(api: Api) -> str:
 
 
 def _path(rule: str, number: str, document_id: str) -> str:
-    return rule.replace("<number>", number).replace("<document_id>", document_id)
+    path = rule.replace("<number>", number).replace("<document_id>", document_id)
+    return path.replace("<mail_id>", document_id).replace("<run_id>", document_id)
 
 
 def _assert_client_error(response: requests.Response, what: str) -> None:

@@ -40,6 +40,9 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/customers/<>"): "customers:write",
     ("PUT", "/api/v1/customers/<>"): "customers:write",
     ("GET", "/api/v1/customers/<>/file"): "documents:read",
+    ("GET", "/api/v1/customers/<>/gdpr-report"): "audit:read",  # GDPR (issue #12): it shows the audit trail
+    ("POST", "/api/v1/customers/<>/erasure"): "admin",
+    ("GET", "/api/v1/customers/<>/erasure"): "audit:read",
     ("POST", "/api/v1/documents"): "documents:write",
     ("POST", "/api/v1/documents/batch"): "documents:write",
     ("GET", "/api/v1/documents"): "documents:read",
@@ -51,6 +54,23 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/search"): "documents:read",
     ("GET", "/api/v1/webhooks/deliveries"): "admin",  # webhooks (issue #10): admin only
     ("GET", "/api/v1/audit"): "audit:read",
+    ("GET", "/api/v1/mail/messages"): "documents:read",  # email-in (issue #11)
+    ("GET", "/api/v1/mail/messages/<>"): "documents:read",
+    ("GET", "/api/v1/mail/quarantine"): "admin",  # the quarantine: admin only, reading included
+    ("GET", "/api/v1/mail/quarantine/<>/raw"): "admin",
+    ("POST", "/api/v1/mail/quarantine/<>/release"): "admin",
+    ("DELETE", "/api/v1/mail/quarantine/<>"): "admin",
+    ("DELETE", "/api/v1/documents/<>"): "admin",  # deleting (issue #12): admin only
+    ("POST", "/api/v1/documents/<>/restore"): "admin",
+    ("GET", "/api/v1/trash"): "admin",
+    ("POST", "/api/v1/retention/runs"): "admin",
+    ("GET", "/api/v1/retention/runs"): "audit:read",
+    ("GET", "/api/v1/retention/runs/<>"): "audit:read",
+    ("POST", "/api/v1/retention/runs/<>/approve"): "admin",
+    ("POST", "/api/v1/documents/<>/legal-hold"): "admin",  # legal hold (issue #12): admin only
+    ("DELETE", "/api/v1/documents/<>/legal-hold"): "admin",
+    ("POST", "/api/v1/customers/<>/legal-hold"): "admin",
+    ("DELETE", "/api/v1/customers/<>/legal-hold"): "admin",
 }
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 PASSWORD = "ein-sehr-geheimes-passwort"
@@ -86,7 +106,7 @@ class Stack:
 
     def url(self, rule: str) -> str:
         path = re.sub(r"<(?:\w+:)?number>", self.customer, rule)
-        path = re.sub(r"<(?:\w+:)?(?:document_)?id>", self.document, path)
+        path = re.sub(r"<(?:\w+:)?(?:document_|mail_|run_)?id>", self.document, path)  # no such mail: 404
         assert "<" not in path, f"no sample value for {rule}"
         return self.server.url + path
 

@@ -44,3 +44,12 @@ def test_every_limit_is_documented() -> None:
                 missing.append(f"{section}.{key}")
     missing += [f"search.{key}" for key in settings.rules["search"] if f"`{key}`" not in README]
     assert not missing, f"undocumented limits: {missing}"
+
+
+def test_every_mail_setting_is_documented() -> None:
+    """Each key of [mail], [mail.relay] and [mail.imap] appears in the README's mail settings table."""
+    mail = Settings.from_env({}).rules["mail"]
+    keys = [f"mail.{k}" for k, v in mail.items() if not isinstance(v, dict)]
+    keys += [f"mail.{section}.{k}" for section in ("relay", "imap") for k in mail[section]]
+    missing = [key for key in keys if f"`{key}`" not in README]
+    assert not missing, f"undocumented mail settings: {missing}"

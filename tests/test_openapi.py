@@ -310,6 +310,7 @@ def _oldest_cursor(base: str) -> str:
 
 
 def test_schemathesis_stayed_in_its_time_box() -> None:
-    """The generated tests above run before this one (file order); together they stay well under 90 s."""
+    """The generated tests above run before this one (file order); together they stay well under 240 s (the
+    suite runs its files in parallel workers on two cores, so this is a bound, not a speed target)."""
     if BUDGET["started"]:
-        assert time.monotonic() - BUDGET["started"] < 90
+        assert time.monotonic() - BUDGET["started"] < 240

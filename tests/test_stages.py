@@ -242,3 +242,19 @@ def test_a_page_that_hangs_becomes_a_warning_not_a_stuck_document(tmp_path) -> N
         assert svc.catalog.get_document(document.id).fields["warnings"]
     finally:
         svc.close()
+
+
+def test_a_second_run_of_a_version_keeps_what_the_uploader_said(services) -> None:
+    """Crash recovery or a forced reprocessing runs a version again: the customer, class and
+    folder given at upload must still apply (they live in `classification["given"]`)."""
+    from dms.app.customers import create_customer
+    from dms.app.principal import CLI
+
+    number = create_customer(services, CLI, {"name": "Zweiter Lauf GmbH"}).number
+    document = receive_document(services, Upload(make_pdf(["Ein Brief ohne Nummer"]), "brief.pdf",
+                                                 customer_number=number, document_class="Korrespondenz"))
+    for force in (False, True):
+        process_version(services, document.id, 1, force=force)
+        filed = services.catalog.documents.get(document.id)
+        assert (filed.customer_number, filed.folder, filed.status) == (number, "02 Korrespondenz", "filed")
+        assert filed.classification["given"]["customer_number"] == number

@@ -8,6 +8,7 @@ from typing import Any
 from dms import sidecars
 from dms.app.audit import changes as audit_changes
 from dms.app.audit import record
+from dms.app.documents import sees_restricted
 from dms.app.principal import CUSTOMERS_READ, CUSTOMERS_WRITE, DOCUMENTS_READ, Principal, require
 from dms.app.services import Services
 from dms.domain import Customer, CustomerKind, CustomerStatus, Document
@@ -24,7 +25,7 @@ class CustomerFile:
 
 
 def create_customer(services: Services, principal: Principal, body: dict[str, Any]) -> Customer:
-    """A new customer and its file (`name`, optional `number`, `kind`, `status`, `tags`)."""
+    """A new customer and its file (`name`, optional `number`, `kind`, `status`, `tags`, `emails`)."""
     require(principal, CUSTOMERS_WRITE)
     values = customer_input(body)
     settings = services.settings
@@ -34,11 +35,12 @@ def create_customer(services: Services, principal: Principal, body: dict[str, An
         kind=values.get("kind") or CustomerKind.LEGAL,
         status=values.get("status") or CustomerStatus.CUSTOMER,
         tags=values.get("tags", []),
+        emails=values.get("emails", []),
         folders=settings.folder_template,
         first_number=settings.first_customer_number,
     )
     sidecars.write_customer(services.store, customer)
-    new = {name: getattr(customer, name) for name in ("name", "kind", "status", "tags")}
+    new = {name: getattr(customer, name) for name in MASTER_DATA}
     record(services, principal, "customer.create", "customer", customer.number, new=new)
     return customer
 
@@ -46,7 +48,7 @@ def create_customer(services: Services, principal: Principal, body: dict[str, An
 def update_customer(
     services: Services, principal: Principal, number: str, body: dict[str, Any], *, if_match: list[str] | None = None
 ) -> Customer:
-    """Change name, kind, status or tags; with `if_match` (ETags, `*` = any) only from that state (else 412)."""
+    """Change name, kind, status, tags or emails; with `if_match` (ETags, `*` = any) only from that state (else 412)."""
     require(principal, CUSTOMERS_WRITE)
     changes = customer_input(body, partial=True)
     before = services.catalog.customers.get(number)
@@ -82,7 +84,8 @@ def customer_file(services: Services, principal: Principal, number: str) -> Cust
     """The customer file: every folder with its documents (by date, then title); the rest in the inbox."""
     require(principal, DOCUMENTS_READ)
     customer = services.catalog.customers.get(number)
-    documents = services.catalog.documents.query(customer_number=number, limit=100_000)
+    documents = services.catalog.documents.query(customer_number=number, limit=100_000,
+                                                 include_restricted=sees_restricted(principal))
     result = CustomerFile(customer, {name: [] for name in customer.folders})
     for document in sorted(documents, key=lambda d: (d.document_date or d.created_at.date(), d.title)):
         result.folders.setdefault(document.folder or services.settings.inbox_folder, []).append(document)
@@ -92,7 +95,7 @@ def customer_file(services: Services, principal: Principal, number: str) -> Cust
 
 # --- master data from an ERP (PUT) ------------------------------------------------------------
 
-MASTER_DATA = ("name", "kind", "status", "tags")
+MASTER_DATA = ("name", "kind", "status", "tags", "emails")
 
 
 def _expected(if_match: list[str] | None) -> list[str] | None:
@@ -103,7 +106,7 @@ def _expected(if_match: list[str] | None) -> list[str] | None:
 def upsert_customer(
     services: Services, principal: Principal, number: str, body: dict[str, Any], *, if_match: list[str] | None = None
 ) -> tuple[Customer, bool]:
-    """Create customer `number` or change the given fields (name, kind, status, tags): (customer, created).
+    """Create customer `number` or change the given fields (name, kind, status, tags, emails): (customer, created).
 
     `if_match` (ETags; `*` = it must exist) makes the change conditional: a customer in another
     state, or none, is a 412 and nothing changes. Every change is audited with old and new values."""

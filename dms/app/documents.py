@@ -13,7 +13,8 @@ from dms import sidecars
 from dms import validation as v
 from dms.app.audit import changes as audit_changes
 from dms.app.audit import record
-from dms.app.principal import DOCUMENTS_READ, DOCUMENTS_WRITE, Principal, require
+from dms.app.principal import AUDIT_READ, DOCUMENTS_READ, DOCUMENTS_WRITE, Principal, require
+from dms.app.retention import after_change
 from dms.app.services import Services
 from dms.catalog.documents import DocumentFilter
 from dms.catalog.engine import utcnow
@@ -25,14 +26,41 @@ PREVIEWABLE = {"application/pdf", "image/png", "image/jpeg"}
 STATUSES = {s.value for s in DocumentStatus}
 
 
+def sees_restricted(principal: Principal) -> bool:
+    """Documents restricted by a GDPR erasure (Art. 17, dms/app/gdpr.py) are shown to admins and
+    auditors only; for everyone else they do not exist (lists, search, reads: 404)."""
+    return principal.can(AUDIT_READ)
+
+
+def visible(principal: Principal, document: Document) -> Document:
+    """`document`, or NotFound when it is restricted and `principal` may not see it."""
+    if document.restricted and not sees_restricted(principal):
+        raise NotFound(f"Dokument {document.id} existiert nicht.", code="document_not_found")
+    return document
+
+
 def get_document(services: Services, principal: Principal, document_id: str) -> tuple[Document, list[DocumentEvent]]:
     """A document with its status events."""
     require(principal, DOCUMENTS_READ)
     documents = services.catalog.documents
-    document = documents.get(document_id)
+    document = visible(principal, documents.get(document_id))
     events = documents.events(document_id)
     record(services, principal, "document.read", "document", document_id)
     return document, events
+
+
+def related_documents(services: Services, principal: Principal, document_id: str) -> list[dict[str, Any]]:
+    """The documents linked to this one (a mail's attachments, an attachment's mail), in link
+    order: [{id, kind, title, customer_number, folder}]. Documents deleted or in the trash are left
+    out, and restricted ones (GDPR) for whoever may not see them."""
+    require(principal, DOCUMENTS_READ)
+    shown = []
+    for link in services.catalog.relations.related(document_id):
+        restricted, trashed = link.pop("restricted"), link.pop("trashed")
+        if link["title"] is None or trashed or (restricted and not sees_restricted(principal)):
+            continue
+        shown.append(link)
+    return shown
 
 
 @dataclass
@@ -96,6 +124,7 @@ def list_documents(
     where = DocumentFilter(
         customer_number=customer_number, status=status, folder=folder, document_class=document_class,
         external_id=external_id, updated_since=updated_since, after_seq=after, oldest_first=order == "oldest",
+        include_restricted=sees_restricted(principal),
     )
     found = services.catalog.documents.page(where, limit=limit + 1, offset=offset)
     documents, has_more = found[:limit], len(found) > limit
@@ -104,8 +133,8 @@ def list_documents(
     return DocumentPage(documents, next_cursor, has_more)
 
 
-def _version(services: Services, document_id: str, number: int | None) -> tuple[Version, bytes]:
-    version = services.catalog.documents.get(document_id).version(number)
+def _version(services: Services, document_id: str, number: int | None, principal: Principal) -> tuple[Version, bytes]:
+    version = visible(principal, services.catalog.documents.get(document_id)).version(number)
     if version is None:
         raise NotFound(f"Version {number} von Dokument {document_id} existiert nicht.", code="version_not_found")
     return version, services.store.get(version.storage_key)
@@ -116,7 +145,7 @@ def read_content(
 ) -> tuple[Version, bytes]:
     """The bytes of a version (the latest when `number` is None), byte for byte as received."""
     require(principal, DOCUMENTS_READ)
-    version, data = _version(services, document_id, number)
+    version, data = _version(services, document_id, number, principal)
     record(services, principal, "document.download", "document", document_id, version=version.number)
     return version, data
 
@@ -126,7 +155,7 @@ def read_preview(
 ) -> tuple[Version, bytes, str]:
     """What the viewer shows: a derivative (XML invoice rendition, searchable PDF) or the original itself."""
     require(principal, DOCUMENTS_READ)
-    version, data = _version(services, document_id, number)
+    version, data = _version(services, document_id, number, principal)
     if version.derivative_key:
         data = services.store.get(version.derivative_key)
         mime = "text/html; charset=utf-8" if version.derivative_key.endswith(".html") else "application/pdf"
@@ -142,7 +171,8 @@ def reindex_document(services: Services, document_id: str) -> bool:
     """Index the latest version again from its stored text (no OCR). False when it has no text yet."""
     document = services.catalog.documents.get(document_id)
     latest = document.latest
-    if latest is None or not latest.text_key or document.status not in ("filed", "needs_review"):
+    trashed = document.trashed_at is not None  # the trash is not searchable (dms/app/deletion.py)
+    if latest is None or not latest.text_key or document.status not in ("filed", "needs_review") or trashed:
         services.index.delete(document_id)
         return False
     text = services.store.get(latest.text_key).decode("utf-8")
@@ -191,6 +221,8 @@ def refile(services: Services, principal: Principal, document_id: str, body: dic
         services.catalog.outbox.set_final_status(
             document_id, document.latest.number, DocumentStatus.FILED, stage="manual_filing"
         )
+        updated = documents.get(document_id)
+    if after_change(services, principal, document_id) is not None:  # archive / extend, never shorten (#12)
         updated = documents.get(document_id)
     sidecars.write_document(services.store, updated)
     reindex_document(services, document_id)

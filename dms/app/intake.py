@@ -45,6 +45,10 @@ class Upload:
     external_id: str | None = None
     document_date: date | None = None
     fields: dict[str, Any] | None = None
+    # Extra details for the audit entry of the upload (e.g. the mail gateway names the sender),
+    # and a note shown as the review reason when the document ends without a customer.
+    audit: dict[str, Any] | None = None
+    review_note: str | None = None
 
 
 @dataclass
@@ -162,6 +166,12 @@ def _given(upload: Upload) -> dict[str, Any]:
     return given
 
 
+def _audit(upload: Upload) -> dict[str, Any]:
+    """The sender's extra audit details (never overriding the entry's own columns)."""
+    reserved = {"customer_number", "document_id", "version", "external_id"}
+    return {k: v for k, v in (upload.audit or {}).items() if k not in reserved}
+
+
 def _create(services: Services, principal: Principal, upload: Upload, sha256: str) -> Document:
     documents = services.catalog.documents
     with services.receive_lock:
@@ -191,6 +201,7 @@ def _create(services: Services, principal: Principal, upload: Upload, sha256: st
                     "document_class": upload.document_class,
                     "folder": upload.folder,
                     "title": upload.title,
+                    **({"review_note": upload.review_note} if upload.review_note else {}),
                 }
             },
             fields=dict(upload.fields or {}),
@@ -204,7 +215,7 @@ def _create(services: Services, principal: Principal, upload: Upload, sha256: st
         sidecars.write_document(services.store, document)
     queue_ingest(services, document_id, 1)
     extra = {"external_id": upload.external_id} if upload.external_id else {}
-    record(services, principal, "document.upload", "document", document_id, version=1, **extra)
+    record(services, principal, "document.upload", "document", document_id, version=1, **extra, **_audit(upload))
     return document
 
 
@@ -216,6 +227,8 @@ def add_version(services: Services, principal: Principal, document_id: str, uplo
     documents = services.catalog.documents
     with services.receive_lock:
         document = documents.get(document_id)
+        if document.trashed_at is not None:  # restore it first (dms/app/deletion.py)
+            raise Conflict(f"Dokument {document_id} liegt im Papierkorb.", code="document_in_trash")
         same = next((v for v in document.versions if v.sha256 == sha256), None)
         if same is not None:
             raise DuplicateDocument(
@@ -234,5 +247,5 @@ def add_version(services: Services, principal: Principal, document_id: str, uplo
         documents.set_status(document_id, DocumentStatus.RECEIVED, stage="store_original")
         sidecars.write_document(services.store, documents.get(document_id))
     queue_ingest(services, document_id, number)
-    record(services, principal, "document.new_version", "document", document_id, version=number)
+    record(services, principal, "document.new_version", "document", document_id, version=number, **_audit(upload))
     return documents.get(document_id), version

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dms.app.audit import record
+from dms.app.documents import sees_restricted
 from dms.app.principal import DOCUMENTS_READ, Principal, require
 from dms.app.services import Services
 from dms.search import SearchQuery, SearchResult
@@ -18,7 +19,7 @@ def search(services: Services, principal: Principal, query: SearchQuery, *, face
     adds counts per customer, class, folder, year and tag. The engines enforce the time limit."""
     require(principal, DOCUMENTS_READ)
     check_length(query.text, SearchLimits.from_settings(services.settings))
-    query = replace(query, text=clean_text(query.text))
+    query = replace(query, text=clean_text(query.text), include_restricted=sees_restricted(principal))
     result = services.index.search(query)
     if facets:
         result.facets = services.index.facets(query)

@@ -14,7 +14,7 @@ from dms.catalog import Catalog
 from dms.config import Settings
 from dms.queue import InProcessQueue, TaskQueue
 from dms.search import EmbeddedSearchIndex, SearchIndex, SearchLimits
-from dms.storage import ArchiveStore, LocalObjectStore, ObjectStore
+from dms.storage import ArchiveStore, LocalArchiveStore, LocalObjectStore, ObjectStore
 from dms.webhooks.config import endpoints as webhook_endpoints
 
 
@@ -54,10 +54,11 @@ def open_store(settings: Settings) -> ObjectStore:
     return LocalObjectStore(settings.data_dir / "objects")
 
 
-def open_archive(settings: Settings) -> ArchiveStore | None:
-    """The WORM archive bucket (S3 Object Lock); none on embedded defaults."""
+def open_archive(settings: Settings) -> ArchiveStore:
+    """The WORM archive: an S3 Object Lock bucket on scale-out (tamper-proof); on embedded defaults
+    `LocalArchiveStore(data_dir / "archive")`, which enforces the same rules in software only."""
     if not settings.s3_endpoint:
-        return None
+        return LocalArchiveStore(settings.data_dir / "archive")
     from dms.storage.s3 import S3ArchiveStore
 
     archive = S3ArchiveStore(

@@ -1,7 +1,8 @@
 """The catalog facade: customer, document and audit repositories over one engine.
 
-New code calls the repositories (`catalog.customers`, `catalog.documents`, `catalog.audit`);
-the delegating methods below keep older callers (rebuild, tests, tools) working.
+New code calls the repositories (`catalog.customers`, `catalog.documents`, `catalog.audit`,
+`catalog.mail`, `catalog.relations`, `catalog.archive`); the delegating methods below keep older callers (rebuild,
+tests, tools) working.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dms.catalog.archive import ArchiveObjects
 from dms.catalog.audit import AuditLog
 from dms.catalog.customers import NUMBER_RE, CustomerRepository
+from dms.catalog.deletions import DeletionRuns
 from dms.catalog.documents import DOCUMENT_FIELDS, DocumentRepository
 from dms.catalog.engine import Database, make_engine, utcnow
+from dms.catalog.erasures import Erasures
 from dms.catalog.idempotency import IdempotencyKeys
+from dms.catalog.mail import MailMessages
 from dms.catalog.outbox import OutboxRepository
+from dms.catalog.relations import Relations
+from dms.catalog.seals import AuditSeals
 from dms.domain import Customer, CustomerKind, CustomerStatus, Document, DocumentEvent, Version
 
 __all__ = ["DOCUMENT_FIELDS", "NUMBER_RE", "Catalog", "make_engine", "utcnow"]
@@ -33,6 +40,12 @@ class Catalog:
         self.audit = AuditLog(self.db)
         self.idempotency = IdempotencyKeys(self.db)  # Idempotency-Key answers (dms/web/idempotency.py)
         self.outbox = OutboxRepository(self.db)  # webhook events (dms/webhooks)
+        self.mail = MailMessages(self.db)  # received mail (mail_gateway)
+        self.relations = Relations(self.db)  # links between documents (a mail and its attachments)
+        self.seals = AuditSeals(self.db)  # seals of the audit trail in the WORM archive
+        self.archive = ArchiveObjects(self.db)  # what the WORM archive holds (retention, issue #12)
+        self.deletions = DeletionRuns(self.db)  # deletion runs, the trash, purging rows (dms/app/deletion.py)
+        self.erasures = Erasures(self.db)  # GDPR erasure requests and report reads (dms/app/gdpr.py)
 
     # --- infrastructure -------------------------------------------------------------------
 

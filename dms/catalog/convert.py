@@ -25,6 +25,11 @@ def customer_from_row(row: CustomerRow) -> Customer:
         tags=list(row.tags or []),
         folders=list(row.folders or []),
         created_at=aware(row.created_at),
+        emails=list(row.emails or []),
+        legal_hold=bool(row.legal_hold),
+        legal_hold_reason=row.legal_hold_reason,
+        erasure_state=row.erasure_state,
+        erasure_requested_at=aware(row.erasure_requested_at),
         row_version=row.row_version or 1,
     )
 
@@ -87,6 +92,11 @@ def document_from_row(row: DocumentRow) -> Document:
         given_fields=dict(row.given_fields or {}),
         given_date=row.given_date,
         seq=row.seq,
+        archived_until=aware(row.archived_until),
+        legal_hold=bool(row.legal_hold),
+        legal_hold_reason=row.legal_hold_reason,
+        restricted=bool(row.restricted),
+        trashed_at=aware(row.trashed_at),
     )
 
 
@@ -111,6 +121,11 @@ def document_to_row(document: Document, customer_id: str | None, now: datetime) 
         external_source=document.external_source,
         given_fields=dict(document.given_fields) or None,
         given_date=document.given_date,
+        archived_until=document.archived_until,
+        legal_hold=document.legal_hold,
+        legal_hold_reason=document.legal_hold_reason,
+        restricted=document.restricted,
+        trashed_at=document.trashed_at,
     )
     for version in sorted(document.versions, key=lambda v: v.number):
         row.versions.append(version_to_row(version))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -10,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,9 +20,11 @@ from dms.catalog.engine import Database, utcnow
 from dms.catalog.models import CustomerRow
 from dms.domain import Customer, CustomerKind, CustomerStatus
 from dms.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from dms.validation import email_address, emails_field
 
 NUMBER_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
-UPDATABLE = {"name", "kind", "status", "tags"}
+UPDATABLE = {"name", "kind", "status", "tags", "emails",
+             "legal_hold", "legal_hold_reason", "erasure_state", "erasure_requested_at"}  # retention: #12
 
 
 def _stale(number: str) -> PreconditionFailed:
@@ -49,11 +52,13 @@ class CustomerRepository:
         kind: str = CustomerKind.LEGAL,
         status: str = CustomerStatus.CUSTOMER,
         tags: list[str] | None = None,
+        emails: list[str] | None = None,
         first_number: int = 10001,
         customer_id: str | None = None,
         created_at: datetime | None = None,
     ) -> Customer:
         name = (name or "").strip()
+        addresses = emails_field(emails)
         if not name:
             raise ValidationError("Der Kundenname fehlt.", field="name")
         if kind not in set(CustomerKind):
@@ -75,6 +80,7 @@ class CustomerRepository:
                 status=str(status),
                 tags=sorted(set(tags or [])),
                 folders=list(folders),
+                emails=addresses,
                 created_at=created_at or utcnow(),
             )
             try:
@@ -107,6 +113,19 @@ class CustomerRepository:
             rows = s.scalars(select(CustomerRow).where(func.lower(CustomerRow.name) == name.strip().lower()))
             return [customer_from_row(r) for r in rows]
 
+    def find_by_email(self, address: str) -> list[Customer]:
+        """Customers that have `address` among their `emails` (case-insensitive, exact), by number."""
+        try:
+            wanted = email_address(address)
+        except ValidationError:
+            return []
+        # a coarse LIKE on the stored JSON text (as the JSON type wrote it), then the exact match
+        pattern = "%" + json.dumps(wanted).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = (select(CustomerRow).where(cast(CustomerRow.emails, String).like(pattern, escape="\\"))
+                .order_by(CustomerRow.number))
+        with self.db.session() as s:
+            return [customer_from_row(r) for r in s.scalars(stmt) if wanted in (r.emails or [])]
+
     def query(self, text: str | None = None, limit: int = 100, offset: int = 0) -> list[Customer]:
         """Customers ordered by number; `text` filters by name or number."""
         with self.db.session() as s:
@@ -130,6 +149,8 @@ class CustomerRepository:
             raise ValidationError(f"Unbekannte Art {changes['kind']!r}.", field="kind")
         if "status" in changes and changes["status"] not in set(CustomerStatus):
             raise ValidationError(f"Unbekannter Status {changes['status']!r}.", field="status")
+        if "emails" in changes:
+            changes["emails"] = emails_field(changes["emails"])
         for attempt in range(5):
             try:
                 with self.db.session() as s:

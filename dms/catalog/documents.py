@@ -22,6 +22,8 @@ from dms.errors import Conflict, NotFound, ValidationError
 DOCUMENT_FIELDS = {
     "folder", "document_class", "title", "status", "status_reason", "tags", "fields",
     "classification", "document_date", "given_fields", "given_date",
+    # retention (issue #12)
+    "archived_until", "legal_hold", "legal_hold_reason", "restricted", "trashed_at",
 }
 SEQ_LOCK_KEY = 0x6B2D736571  # pg_advisory_xact_lock key of document numbering ("k-seq" in hex)
 
@@ -38,6 +40,7 @@ class DocumentFilter:
     updated_since: datetime | None = None
     after_seq: int | None = None
     oldest_first: bool = False
+    include_restricted: bool = True  # False: without GDPR-restricted documents (dms/app/gdpr.py)
 
 
 def _customer_id(s: Session, number: str | None) -> str | None:
@@ -209,6 +212,11 @@ class DocumentRepository:
         with self.db.session() as s:
             write_status(s, document_id, status, stage=stage, reason=reason, now=utcnow())
 
+    def add_event(self, document_id: str, *, stage: str, status: str, message: str | None = None) -> None:
+        """One event without a status change (e.g. what the archive stage did, issue #12)."""
+        with self.db.session() as s:
+            s.add(DocumentEventRow(document_id=document_id, at=utcnow(), stage=stage, status=status, message=message))
+
     def events(self, document_id: str) -> list[DocumentEvent]:
         with self.db.session() as s:
             rows = s.scalars(
@@ -275,16 +283,21 @@ class DocumentRepository:
         folder: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        include_restricted: bool = True,
     ) -> list[Document]:
-        """Documents, newest first, filtered by customer, status and folder."""
+        """Documents, newest first, filtered by customer, status and folder (`include_restricted=False`:
+        without GDPR-restricted documents)."""
         with self.db.session() as s:
             stmt = select(DocumentRow).order_by(DocumentRow.created_at.desc()).limit(limit).offset(offset)
+            stmt = stmt.where(DocumentRow.trashed_at.is_(None))  # the trash is not listed (dms/app/deletion.py)
             if customer_number is not None:
                 stmt = stmt.join(CustomerRow).where(CustomerRow.number == str(customer_number))
             if status:
                 stmt = stmt.where(DocumentRow.status == status)
             if folder:
                 stmt = stmt.where(DocumentRow.folder == folder)
+            if not include_restricted:
+                stmt = stmt.where(DocumentRow.restricted.is_(False))
             return [document_from_row(r) for r in s.scalars(stmt).unique()]
 
     def page(self, where: DocumentFilter, limit: int = 100, offset: int = 0) -> list[Document]:
@@ -293,6 +306,7 @@ class DocumentRepository:
         document only ever comes after every one already visible."""
         order = DocumentRow.seq.asc() if where.oldest_first else DocumentRow.seq.desc()
         stmt = select(DocumentRow).order_by(order).limit(limit).offset(offset)
+        stmt = stmt.where(DocumentRow.trashed_at.is_(None))  # the trash is not listed (dms/app/deletion.py)
         if where.customer_number is not None:
             stmt = stmt.join(CustomerRow, CustomerRow.id == DocumentRow.customer_id).where(
                 CustomerRow.number == str(where.customer_number)
@@ -305,6 +319,8 @@ class DocumentRepository:
                 stmt = stmt.where(column == value)
         if where.updated_since is not None:
             stmt = stmt.where(DocumentRow.updated_at >= where.updated_since)
+        if not where.include_restricted:
+            stmt = stmt.where(DocumentRow.restricted.is_(False))
         if where.after_seq is not None:
             after = DocumentRow.seq > where.after_seq if where.oldest_first else DocumentRow.seq < where.after_seq
             stmt = stmt.where(after)

@@ -36,13 +36,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from dms.app.services import Services, build_services
-from dms.app.tasks import GIVE_UP, TASKS, run_task
+from dms.app.tasks import (
+    ARCHIVE_CATCH_UP_TASK,
+    AUDIT_SEAL_TASK,
+    GIVE_UP,
+    MAIL_POLL_TASK,
+    RETENTION_SWEEP_TASK,
+    TASKS,
+    TRASH_PURGE_TASK,
+    run_task,
+)
 from dms.config import Settings
 from dms.errors import BackendUnavailable, ValidationError
 
@@ -165,10 +176,41 @@ def make_celery(settings: Settings) -> DmsCelery:
         broker_transport_options=_transport_options(timeout),
         result_backend_transport_options={"socket_connect_timeout": 5},
         result_expires=24 * 3600,
+        beat_schedule=beat_schedule(settings),
     )
     for name in TASKS:
         _register(app, name, backoff_max=min(RETRY_BACKOFF_MAX, max(1, timeout // 2)))
     return app
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    """Periodic tasks of `dms worker --beat`: the daily retention sweep and trash purge
+    (`DAILY_DELETION`), and the IMAP poll every `[mail.imap] poll_seconds` when a mailbox is
+    configured. A poll not started within one interval expires (the next one comes)."""
+    schedule: dict[str, Any] = dict(DAILY_DELETION)  # retention sweep and trash purge (issue #12)
+    schedule[AUDIT_SEAL_TASK] = DAILY_SEAL  # seal the audit trail (dms/app/audit_seal.py)
+    schedule[ARCHIVE_CATCH_UP_TASK] = ARCHIVE_CATCH_UP  # archive what a failed archive stage left (issue #12)
+    imap = settings.rules.get("mail", {}).get("imap", {})
+    if not isinstance(imap, dict) or not imap.get("host"):
+        return schedule
+    seconds = max(1.0, float(imap.get("poll_seconds", 60)))
+    schedule[MAIL_POLL_TASK] = {"task": MAIL_POLL_TASK, "schedule": seconds, "options": {"expires": seconds}}
+    return schedule
+
+
+# Once a day (UTC), at night: the retention sweep, then the trash purge; one not started within
+# 12 hours expires (the next day's comes).
+DAILY_DELETION: dict[str, Any] = {
+    name: {"task": name, "schedule": crontab(hour=hour, minute=30), "options": {"expires": 12 * 3600}}
+    for name, hour in ((RETENTION_SWEEP_TASK, 2), (TRASH_PURGE_TASK, 3))
+}
+# Every 15 minutes: archive filed versions the archive stage could not write (catch-up, issue #12).
+ARCHIVE_CATCH_UP_SECONDS = 900.0
+ARCHIVE_CATCH_UP: dict[str, Any] = {"task": ARCHIVE_CATCH_UP_TASK, "schedule": ARCHIVE_CATCH_UP_SECONDS,
+                                    "options": {"expires": ARCHIVE_CATCH_UP_SECONDS}}
+# Once a day at 01:15 UTC: seal the audit trail into the WORM archive (expires like the above).
+DAILY_SEAL: dict[str, Any] = {"task": AUDIT_SEAL_TASK, "schedule": crontab(hour=1, minute=15),
+                              "options": {"expires": 12 * 3600}}
 
 
 def _register(app: DmsCelery, name: str, *, backoff_max: int) -> None:
@@ -185,29 +227,39 @@ def _register(app: DmsCelery, name: str, *, backoff_max: int) -> None:
         return run_in_worker(app.services, name, kwargs)
 
 
-def run_worker(settings: Settings, concurrency: int = 2, loglevel: str = "INFO") -> None:
-    """Run a Celery worker in this process (prefork pool, fair scheduling) until it is stopped."""
+def run_worker(settings: Settings, concurrency: int = 2, loglevel: str = "INFO", beat: bool = False) -> None:
+    """Run a Celery worker in this process (prefork pool, fair scheduling) until it is stopped;
+    with `beat` it also sends the periodic tasks (`beat_schedule`; run it on one worker only)."""
     from dms.app.services import open_catalog
     from dms.webhooks.delivery import start_for_worker
 
     app = make_celery(settings)
     delivery = start_for_worker(settings, open_catalog)  # webhooks: this process delivers the outbox
+    # at start: archive what a crash left unarchived and re-check the archive against the policies
     try:
-        _worker_main(app, concurrency, loglevel)
+        app.send_task(ARCHIVE_CATCH_UP_TASK, kwargs={"reconcile": True})
+    except Exception:  # noqa: BLE001 - the broker is not up yet: the next beat or serve start queues it
+        log.warning("archive catch-up not queued at worker start")
+    try:
+        _worker_main(app, concurrency, loglevel, beat_dir=settings.data_dir if beat else None)
     finally:
         if delivery is not None:
             delivery.stop()
 
 
-def _worker_main(app: DmsCelery, concurrency: int, loglevel: str) -> None:
-    app.worker_main([
+def _worker_main(app: DmsCelery, concurrency: int, loglevel: str, beat_dir: Path | None = None) -> None:
+    argv = [
         "worker",
         "--pool=prefork",
         f"--concurrency={max(1, concurrency)}",
         "-O", "fair",
         f"--loglevel={loglevel}",
         f"--hostname=dms-{os.getpid()}@%h",  # several workers per host keep distinct node names
-    ])
+    ]
+    if beat_dir is not None:  # embedded beat; its schedule state file lives in the data folder
+        beat_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={beat_dir / 'celerybeat-schedule'}"]
+    app.worker_main(argv)
 
 
 _default: dict[str, DmsCelery] = {}

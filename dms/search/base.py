@@ -21,6 +21,7 @@ class IndexEntry:
     filename: str = ""
     status: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
+    restricted: bool = False  # GDPR Art. 17: found only by queries with include_restricted
 
 
 @dataclass
@@ -34,6 +35,7 @@ class SearchQuery:
     date_to: date | None = None
     limit: int = 20
     offset: int = 0
+    include_restricted: bool = False  # restricted documents (GDPR Art. 17) only for admins and auditors
 
 
 @dataclass

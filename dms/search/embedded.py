@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS entries (
     filename TEXT,
     status TEXT,
     fields TEXT NOT NULL DEFAULT '{}',
-    text TEXT NOT NULL DEFAULT ''
+    text TEXT NOT NULL DEFAULT '',
+    restricted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ix_entries_customer ON entries(customer_number);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, raw, tokenize = 'unicode61 remove_diacritics 0');
@@ -82,6 +83,9 @@ class EmbeddedSearchIndex:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._conn().executescript(SCHEMA)
+        columns = {row[1] for row in self._conn().execute("PRAGMA table_info(entries)")}
+        if "restricted" not in columns:  # an index from before GDPR restriction (issue #12)
+            self._conn().execute("ALTER TABLE entries ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -108,7 +112,7 @@ class EmbeddedSearchIndex:
             entry.id, entry.customer_number, entry.title, entry.document_class, entry.folder,
             json.dumps(sorted(entry.tags)), entry.date.isoformat() if entry.date else None,
             entry.version, entry.filename, entry.status, json.dumps(entry.fields, default=str),
-            entry.text,
+            entry.text, int(entry.restricted),
         )
         return row, (analyzed_text(entry.title), analyzed_text(searchable), raw)
 
@@ -128,7 +132,7 @@ class EmbeddedSearchIndex:
                         self._delete(conn, row[0])
                         cur = conn.execute(
                             "INSERT INTO entries (id, customer_number, title, document_class, folder, tags, date,"
-                            " version, filename, status, fields, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                            " version, filename, status, fields, text, restricted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                             row,
                         )
                         conn.execute(
@@ -167,6 +171,8 @@ class EmbeddedSearchIndex:
     def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         params: list[Any] = []
+        if not query.include_restricted:
+            where.append("e.restricted = 0")
         if query.customer:
             where.append("e.customer_number = ?")
             params.append(str(query.customer))

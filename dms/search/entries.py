@@ -21,4 +21,5 @@ def entry_for(document: Document, text: str, *, version: int, filename: str, sta
         filename=filename,
         status=status or document.status,
         fields={k: v for k, v in document.fields.items() if isinstance(v, str)},
+        restricted=document.restricted,
     )

@@ -20,7 +20,7 @@ from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportE
 from dms.errors import BackendUnavailable
 from dms.search.base import IndexEntry, SearchHit, SearchQuery, SearchResult
 from dms.search.limits import SearchLimits, timeout_error
-from dms.search.opensearch_mapping import REFRESH_INTERVAL, index_body, to_document
+from dms.search.opensearch_mapping import NEW_FIELDS, REFRESH_INTERVAL, index_body, to_document
 from dms.search.opensearch_query import facets_body, parse_facets, pick_highlights, search_body
 from dms.search.query import parse_query
 
@@ -95,6 +95,8 @@ class OpenSearchIndex:
         """Create `<alias>-<timestamp>` and point the alias at it, unless the alias exists."""
         with _translated("Index anlegen"):
             if self._client.indices.exists_alias(name=self.alias):
+                # fields added since the index was created (a strict mapping refuses unknown ones)
+                self._client.indices.put_mapping(index=self.alias, body={"properties": NEW_FIELDS})
                 return
             name = self._create_index()
             self._client.indices.update_aliases(body={"actions": [{"add": {"index": name, "alias": self.alias}}]})

@@ -95,9 +95,14 @@ MAPPINGS: dict[str, Any] = {
         "date": {"type": "date"},
         "version": {"type": "integer"},
         "seq": {"type": "long"},  # insertion order: tie-breaker like the embedded rowid
+        "restricted": {"type": "boolean"},  # GDPR Art. 17 (issue #12)
         "fields": {"type": "object", "dynamic": True},
     },
 }
+
+
+# fields added after indices were first created: `ensure_index` adds them to an existing index
+NEW_FIELDS: dict[str, Any] = {"restricted": MAPPINGS["properties"]["restricted"]}
 
 
 def index_body() -> dict[str, Any]:
@@ -130,4 +135,5 @@ def to_document(entry: IndexEntry) -> dict[str, Any]:
         "status": entry.status,
         "fields": fields,
         "seq": time.time_ns(),
+        "restricted": bool(entry.restricted),
     }

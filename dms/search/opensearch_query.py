@@ -77,6 +77,8 @@ def clause_query(clause: Clause, *, parts: bool = True) -> dict[str, Any]:
 
 def filters(query: SearchQuery) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    if not query.include_restricted:  # entries indexed before the field existed count as unrestricted
+        out.append({"bool": {"must_not": [{"term": {"restricted": True}}]}})
     if query.customer:
         out.append({"term": {"customer_number": str(query.customer)}})
     if query.document_class:

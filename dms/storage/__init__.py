@@ -1,6 +1,7 @@
-"""Object store backends: local folders (embedded) or S3 (scale-out)."""
+"""Object store backends: local folders (embedded) or S3 (scale-out); WORM archive stores likewise."""
 
-from dms.storage.base import ArchiveStore, ObjectStore, StoredObject
+from dms.storage.base import ArchiveLock, ArchiveStore, ObjectStore, StoredObject
 from dms.storage.local import LocalObjectStore
+from dms.storage.local_archive import LocalArchiveStore
 
-__all__ = ["ArchiveStore", "LocalObjectStore", "ObjectStore", "StoredObject"]
+__all__ = ["ArchiveLock", "ArchiveStore", "LocalArchiveStore", "LocalObjectStore", "ObjectStore", "StoredObject"]

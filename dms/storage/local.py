@@ -7,6 +7,7 @@ largest name. Writes go to a temp file first and are renamed into place (atomic 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -78,6 +79,10 @@ class LocalObjectStore:
                     rel = Path(dirpath, name).relative_to(self.root).as_posix()[: -len(SUFFIX)]
                     if rel.startswith(prefix):
                         yield rel
+
+    def delete(self, key: str) -> None:
+        """Remove every version of `key` (missing: nothing to do)."""
+        shutil.rmtree(self._dir(key), ignore_errors=True)
 
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):

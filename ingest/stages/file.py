@@ -16,6 +16,8 @@ def file_document(ctx: IngestContext, services: IngestServices) -> None:
         reasons.append(
             f"Kundennummer {', '.join(unknown)} ist unbekannt." if unknown else "Kein Kunde erkannt."
         )
+        if ctx.given_review_note:
+            reasons.append(ctx.given_review_note)
     class_source = ctx.classification.get("class_source")
     if ctx.given_folder:
         ctx.folder = ctx.given_folder
@@ -47,7 +49,7 @@ def file_document(ctx: IngestContext, services: IngestServices) -> None:
         document_class=ctx.document_class,
         title=ctx.title or ctx.filename,
         fields=fields,
-        classification=ctx.classification,
+        classification={**ctx.classification, **({"given": ctx.given} if ctx.given else {})},
         document_date=ctx.document_date,
     )
     # the document sidecar is written once the final status is set (pipeline runner)

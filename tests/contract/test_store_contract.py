@@ -76,3 +76,15 @@ def test_ping_answers_and_reports_an_unusable_store(store, backend: str, request
     for gone in unusable:
         with pytest.raises(BackendUnavailable):
             gone.ping()
+
+
+def test_delete_removes_every_version(store) -> None:
+    store.put("mail/quarantine/q1.eml", b"one")
+    store.put("mail/quarantine/q1.eml", b"two")
+    store.put("mail/quarantine/q2.eml", b"other")
+    store.delete("mail/quarantine/q1.eml")
+    assert not store.exists("mail/quarantine/q1.eml") and store.versions("mail/quarantine/q1.eml") == []
+    assert list(store.list_keys("mail/quarantine/")) == ["mail/quarantine/q2.eml"]
+    with pytest.raises(NotFound):
+        store.get("mail/quarantine/q1.eml")
+    store.delete("mail/quarantine/q1.eml")  # nothing left: no error

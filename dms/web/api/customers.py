@@ -79,8 +79,9 @@ def get_customer(number: str):
 
 
 @api_bp.patch("/customers/<number>")
-@operation("Change name, kind, status, tags", permission=CUSTOMERS_WRITE, body=m.CustomerUpdate, tag="customers",
-           reply=Reply(m.Customer, "Changed", headers={"ETag": ETAG}), headers=("If-Match",), errors=STALE)
+@operation("Change name, kind, status, tags, emails", permission=CUSTOMERS_WRITE, body=m.CustomerUpdate,
+           tag="customers", reply=Reply(m.Customer, "Changed", headers={"ETag": ETAG}), headers=("If-Match",),
+           errors=STALE)
 def update_customer(number: str):
     """Change the given fields; `If-Match` with a stale ETag → 412, nothing changed."""
     principal = require(CUSTOMERS_WRITE)

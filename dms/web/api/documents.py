@@ -12,10 +12,11 @@ from flask import Response, jsonify, request
 from dms import validation as v
 from dms.app import documents as uc
 from dms.app import intake
-from dms.app.principal import DOCUMENTS_READ, DOCUMENTS_WRITE
+from dms.app.principal import ADMIN, DOCUMENTS_READ, DOCUMENTS_WRITE
 from dms.domain import DocumentStatus, Source
 from dms.errors import DmsError, InvalidMetadata, PayloadTooLarge, ValidationError
 from dms.web.api import api_bp, services
+from dms.web.api.deletions import DeleteOutcome, DocumentDeleteQuery
 from dms.web.auth import require
 from dms.web.body import json_object, json_value
 from dms.web.idempotency import dont_store, idempotent
@@ -221,13 +222,14 @@ def list_documents():
 
 
 @api_bp.get("/documents/<document_id>")
-@operation("Metadata, status, fields, classification, versions, events", permission=DOCUMENTS_READ,
+@operation("Metadata, status, fields, classification, versions, events, related documents", permission=DOCUMENTS_READ,
            reply=m.DocumentDetail, tag="documents")
 def get_document(document_id: str):
     principal = require(DOCUMENTS_READ)
     document, events = uc.get_document(services(), principal, document_id)
     body: dict[str, Any] = document.to_dict()
     body["events"] = [e.to_dict() for e in events]
+    body["related"] = uc.related_documents(services(), principal, document_id)
     body["links"] = _links(document_id)
     return jsonify(body)
 
@@ -307,3 +309,35 @@ def update_document(document_id: str):
     principal = require(DOCUMENTS_WRITE)
     document = uc.refile(services(), principal, document_id, json_object())
     return jsonify(document.to_dict())
+
+
+# --- deleting (issue #12, dms/app/deletion.py) ------------------------------------------------
+
+DELETE_ERRORS = {
+    409: "`retention_active`: the document is under retention until `deletable_from` (ISO; "
+    "`deletable_from_text` in German); `legal_hold_active`: a legal hold on the document or its customer "
+    "(`legal_hold`: document | customer); `already_in_trash`; `document_processing`; `latest_version`: the "
+    "latest of several versions cannot be deleted alone.",
+}
+
+
+@api_bp.delete("/documents/<document_id>")
+@operation("Delete a document (to the trash) or one older version", permission=ADMIN, query=DocumentDeleteQuery,
+           reply=DeleteOutcome, tag="documents", errors=DELETE_ERRORS)
+def delete_document(document_id: str):
+    """Without retention or legal hold: the document goes to the trash (purged after `[deletion]
+    trash_days`), or `?version=N` deletes that version at once (the only version: the document)."""
+    from dms.app import deletion
+
+    principal = require(ADMIN)
+    return jsonify(deletion.delete_document(services(), principal, document_id, _version_arg()))
+
+
+@api_bp.post("/documents/<document_id>/restore")
+@operation("Take a document out of the trash", permission=ADMIN, reply=m.DocumentWithVersions, tag="documents",
+           errors={409: "`not_in_trash`: the document is not in the trash."})
+def restore_document(document_id: str):
+    from dms.app import deletion
+
+    principal = require(ADMIN)
+    return jsonify(deletion.restore_document(services(), principal, document_id).to_dict())

@@ -35,6 +35,11 @@ TagList = Annotated[str, Field(
 )]
 Tags = Annotated[TagArray | TagList, Field(description="Keywords (an array, or one comma-separated text); "
                                        "duplicates are dropped.")]
+Email = Annotated[str, Field(max_length=v.MAX_EMAIL, pattern=v.EMAIL_PATTERN)]
+Emails = Annotated[list[Email], Field(
+    max_length=v.MAX_EMAILS, description="Mail addresses of the customer (stored in lower case, duplicates dropped); "
+    "mail from them to the general address is filed into this customer file.",
+)]
 CustomerNumber = Annotated[
     str, Field(pattern=NUMBER_RE.pattern, max_length=v.MAX_NUMBER, description="Customer number (Kundennummer).")
 ]
@@ -99,6 +104,13 @@ class Customer(Response):
     tags: list[str]
     folders: list[str] = Field(description="The folders of the customer file (Aktenplan), in order.")
     created_at: datetime | None
+    emails: list[str] = Field(description="Known mail addresses (lower case).")
+    legal_hold: bool = Field(False, description="A legal hold covers all the customer's documents (retention).")
+    legal_hold_reason: str | None = Field(None, description="Why the legal hold was set.")
+    erasure_state: Literal["restricted", "erased"] | None = Field(
+        None, description="GDPR Art. 17: null, `restricted` (erasure requested, retained data restricted), `erased`."
+    )
+    erasure_requested_at: datetime | None = Field(None, description="When erasure was requested.")
 
 
 class CustomerList(Response):
@@ -115,6 +127,7 @@ class CustomerCreate(Request):
     kind: CustomerKind | None = Field(CustomerKind.LEGAL, description="`null`: the default.")
     status: CustomerStatus | None = Field(CustomerStatus.CUSTOMER, description="`null`: the default.")
     tags: Tags | None = []
+    emails: Emails | None = []
 
 
 class CustomerUpdate(Request):
@@ -122,6 +135,7 @@ class CustomerUpdate(Request):
     kind: CustomerKind | Omitted = None
     status: CustomerStatus | Omitted = None
     tags: Tags | None = None
+    emails: Emails | None = Field(None, description="Replaces the list; `null` or `[]`: none.")
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -180,12 +194,31 @@ class Document(Response):
     external_source: str | None = Field(description="Who sent `external_id` (the principal: `token:<name>`, a user).")
     given: Given
     latest_version: Version | None
+    archived_until: datetime | None = Field(
+        None, description="Retained in the WORM archive until (the latest retain-until of its archived versions); "
+        "null: not archived under a lock."
+    )
+    legal_hold: bool = Field(False, description="Under its own legal hold (a customer's hold covers every "
+                            "document of the customer too).")
+    restricted: bool = Field(False, description="GDPR Art. 17 restriction (shown to admins and auditors only).")
+    trashed_at: datetime | None = Field(None, description="In the trash since (deleted, purged later).")
+
+
+class Related(Response):
+    """A document linked to this one."""
+
+    id: str
+    kind: str = Field(description="`attachment` (of this mail) or `mail` (this attachment came with).")
+    title: str | None
+    customer_number: str | None
+    folder: str | None
 
 
 class DocumentDetail(Document):
     versions: list[Version]
     events: list[Event] = Field(description="Pipeline stages and status changes, oldest first.")
     links: Links
+    related: list[Related] = Field(description="Linked documents (a mail and its attachments), in link order.")
 
 
 class DocumentWithVersions(Document):
