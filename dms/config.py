@@ -41,6 +41,10 @@ ENV_VARS: dict[str, str] = {
         "'local' (no authentication, single-user laptop mode; `dms serve` listens on loopback only) or "
         "'users' (API tokens and user passwords, see `dms users` and `dms tokens`). Default: local"
     ),
+    "DMS_SECRET_KEY": (
+        "Key that signs the web client's short-lived message cookie; the same on every web process. "
+        "Default: a random key kept in DMS_DATA_DIR/.web-secret"
+    ),
     "DMS_WORK_DIR": "Scratch folder of ingest attempts (OCR pages etc.). Default: DMS_DATA_DIR/work",
     # --- webhooks (dms/webhooks/config.py; more endpoints as [[webhooks]] in the TOML) ---
     "DMS_WEBHOOK_URLS": "Webhook URLs (comma-separated) that get every document event, signed with DMS_WEBHOOK_SECRET.",
@@ -117,6 +121,7 @@ class Settings:
     celery_queue: str = "kundenakte"
     auth_mode: str = "local"
     work_root: Path | None = None
+    secret_key: str | None = field(default=None, repr=False)
     rules: dict[str, Any] = field(default_factory=load_rules)
     # DMS_WEBHOOK_* and the variables named by `[[webhooks]] secret_env` (see dms/webhooks/config.py)
     webhook_env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -144,6 +149,7 @@ class Settings:
             "celery_queue": env.get("DMS_CELERY_QUEUE") or "kundenakte",
             "auth_mode": env.get("DMS_AUTH_MODE", "local"),
             "work_root": Path(env["DMS_WORK_DIR"]) if env.get("DMS_WORK_DIR") else None,
+            "secret_key": env.get("DMS_SECRET_KEY") or None,
             "rules": rules,
             "webhook_env": _webhook_env(env, rules),
             "mail_env": _mail_env(env, rules),
@@ -215,6 +221,36 @@ class Settings:
         from retention.policies import load_policies
 
         return dict(load_policies(self.rules))
+
+    @property
+    def web_secret(self) -> str:
+        """DMS_SECRET_KEY, else a random key made once and kept (0600) in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / ".web-secret"
+        try:
+            return path.read_text().strip() or self._new_secret(path)
+        except FileNotFoundError:
+            return self._new_secret(path)
+
+    @staticmethod
+    def _new_secret(path: Path) -> str:
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret)
+        return secret
+
+    @property
+    def web(self) -> dict[str, Any]:
+        """The web client's session settings (`[web]`)."""
+        return dict(self.rules.get("web", {}))
 
     def folder_for_class(self, document_class: str) -> str:
         spec = self.document_classes.get(document_class)

@@ -114,3 +114,10 @@ class IdempotencyInProgress(Conflict):
     """A request with the same `Idempotency-Key` is still being answered; retry shortly."""
 
     code = "idempotency_in_progress"
+
+
+class TooManyRequests(DmsError):
+    """Too many attempts (failed logins): try again later."""
+
+    code = "too_many_requests"
+    http_status = 429

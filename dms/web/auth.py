@@ -9,6 +9,13 @@
   expired credential → 401 with `WWW-Authenticate`; a credential without the permission an
   endpoint needs → 403 naming the missing permission (`require`).
 
+The web client (`dms.web.ui`) signs in at `/login` (`web_login`) and gets a server-side session
+in an HttpOnly cookie (`dms.identity.sessions`). A request without `Authorization` but with a
+live session cookie is that user, on the pages and on the API alike; any non-GET request
+authenticated by the cookie must carry the session's CSRF token (form field `csrf_token` or
+header `X-CSRF-Token`), else 403 `csrf_failed` (`check_csrf`). In `local` mode the pages get a
+session of the local administrator without a login (for the CSRF token).
+
 The permissions of roles and the meaning of scopes are in `dms.identity.roles`.
 """
 
@@ -16,28 +23,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import ipaddress
 import logging
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import after_this_request, current_app, g, request
 
 from dms.app.principal import Principal
-from dms.errors import Unauthorized, ValidationError
+from dms.errors import Forbidden, TooManyRequests, Unauthorized, ValidationError
 from dms.identity import credentials
 from dms.identity.repository import TOUCH_INTERVAL, IdentityRepository, utcnow
 from dms.identity.roles import PERMISSIONS, ROLES, grants, missing_permission
+from dms.identity.sessions import LoginThrottle, SessionStore, WebSession
 
 if TYPE_CHECKING:
     from flask import Response
 
 __all__ = [
-    "AUTH_MODES", "LOCAL_ADMIN", "AuthenticatedPrincipal", "Principal", "authenticate", "check_listen_address",
-    "current_principal", "load_principal", "record_refusal", "require",
+    "AUTH_MODES", "LOCAL_ADMIN", "SESSION_COOKIE", "AuthenticatedPrincipal", "Principal", "authenticate",
+    "check_csrf", "check_listen_address", "current_principal", "load_principal", "load_web_principal",
+    "require", "web_login", "web_logout",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,6 +118,8 @@ def check_listen_address(host: str, auth_mode: str) -> None:
 class _Identity:
     repository: IdentityRepository
     checker: credentials.PasswordChecker
+    sessions: SessionStore
+    throttle: LoginThrottle
 
 
 _IDENTITY = "dms.identity"
@@ -121,7 +133,15 @@ def _identity(services: Any) -> _Identity:
         with _identity_lock:
             identity = current_app.extensions.get(_IDENTITY)
             if identity is None:
-                identity = _Identity(IdentityRepository.for_catalog(services.catalog), credentials.PasswordChecker())
+                web = services.settings.web
+                engine = services.catalog.engine
+                identity = _Identity(
+                    IdentityRepository.for_catalog(services.catalog), credentials.PasswordChecker(),
+                    SessionStore(engine, idle=timedelta(minutes=float(web.get("idle_minutes", 30))),
+                                 lifetime=timedelta(hours=float(web.get("session_hours", 12)))),
+                    LoginThrottle(engine, max_failures=int(web.get("login_max_failures", 5)),
+                                  window=timedelta(minutes=float(web.get("login_window_minutes", 15)))),
+                )
                 current_app.extensions[_IDENTITY] = identity
     return identity
 
@@ -190,6 +210,11 @@ def _from_basic(identity: _Identity, value: str) -> AuthenticatedPrincipal:
 def _authenticate_users(services: Any) -> AuthenticatedPrincipal:
     header = request.headers.get("Authorization", "").strip()
     if not header:
+        from_cookie = _from_session(services)
+        if from_cookie is not None:
+            if request.method not in SAFE_METHODS:
+                check_csrf()
+            return from_cookie
         if request.endpoint in PUBLIC_ENDPOINTS:
             return ANONYMOUS
         raise _challenge(
@@ -226,6 +251,149 @@ def current_principal() -> Principal:
     return principal
 
 
+# --- web client sessions ----------------------------------------------------------------------
+
+SESSION_COOKIE = "dms_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _user_principal(user: Any) -> AuthenticatedPrincipal:
+    return AuthenticatedPrincipal(
+        user.username, frozenset({user.role}), kind="user", permissions=ROLES.get(user.role, frozenset())
+    )
+
+
+def session_cookie_secure(services: Any) -> bool:
+    setting = services.settings.web.get("cookie_secure", "auto")
+    if isinstance(setting, bool):
+        return setting
+    if str(setting).lower() in ("true", "1", "yes"):
+        return True
+    if str(setting).lower() in ("false", "0", "no"):
+        return False
+    # auto: Secure, except for plain http to a loopback address (a laptop without TLS)
+    return request.is_secure or not _is_loopback(request.host.rsplit(":", 1)[0] if "]" not in request.host
+                                                  else request.host.split("]")[0] + "]")
+
+
+def _set_session_cookie(services: Any, secret: str | None) -> None:
+    secure = session_cookie_secure(services)
+    max_age = int(float(services.settings.web.get("session_hours", 12)) * 3600)
+
+    @after_this_request
+    def _cookie(response: Response) -> Response:
+        if secret is None:
+            response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="Lax")
+        else:
+            response.set_cookie(SESSION_COOKIE, secret, max_age=max_age, path="/", secure=secure, httponly=True,
+                                samesite="Lax")
+        return response
+
+
+def _from_session(services: Any) -> AuthenticatedPrincipal | None:
+    """The user of a live session cookie (also sets `g.web_session`), or None."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    identity = _identity(services)
+    session, why = identity.sessions.find(secret)
+    if session is None:
+        g.session_expired = why == "expired"
+        return None
+    if session.username == LOCAL_ADMIN.name and services.settings.auth_mode == "local":
+        g.web_session = session
+        return LOCAL_ADMIN
+    record = identity.repository.login_record(session.username)
+    if record is None or not record[0].active:  # disabled or removed since: the session is over
+        identity.sessions.destroy(secret)
+        return None
+    g.web_session = session
+    return _user_principal(record[0])
+
+
+def load_web_principal(services: Any) -> AuthenticatedPrincipal | None:
+    """The principal of a web client page (sets `g.principal`), or None: sign in first.
+
+    In `local` mode a page without a session gets a new one of the local administrator."""
+    g.principal = None
+    if services.settings.auth_mode not in AUTH_MODES:
+        raise Unauthorized(f"Anmeldeverfahren DMS_AUTH_MODE={services.settings.auth_mode!r} ist nicht eingerichtet.")
+    principal = _from_session(services)
+    if principal is None and services.settings.auth_mode == "local":
+        secret, session = _identity(services).sessions.create(
+            LOCAL_ADMIN.name, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+        _set_session_cookie(services, secret)
+        g.web_session = session
+        principal = LOCAL_ADMIN
+    g.principal = principal
+    return principal
+
+
+def check_csrf() -> None:
+    """403 `csrf_failed` unless the request carries this session's CSRF token."""
+    session: WebSession | None = getattr(g, "web_session", None)
+    sent = request.headers.get(CSRF_HEADER) or ""
+    if not sent and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sent = request.form.get(CSRF_FIELD) or ""
+    if session is None or not sent or not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+        raise Forbidden("Die Anfrage wurde abgewiesen: das CSRF-Token fehlt oder ist ungültig. Bitte die Seite "
+                        "neu laden und erneut versuchen.", code="csrf_failed")
+
+
+def check_same_origin() -> None:
+    """403 `csrf_failed` when a browser says the request comes from another site (Origin or Referer)."""
+    from urllib.parse import urlsplit
+
+    sent = request.headers.get("Origin") or request.headers.get("Referer")
+    if sent and sent != "null" and urlsplit(sent).netloc != request.host:
+        raise Forbidden("Die Anfrage kommt von einer anderen Seite und wurde abgewiesen.", code="csrf_failed")
+
+
+def web_login(services: Any, username: str, password: str) -> AuthenticatedPrincipal:
+    """Sign a browser in: check the password (with the login rate limit) and start a session."""
+    identity = _identity(services)
+    username = username.strip().lower()[:64]
+    keys = [f"user:{username}", f"ip:{request.remote_addr or '-'}"]
+    g.claimed = username
+    locked = identity.throttle.locked_until(keys)
+    if locked is not None:
+        minutes = max(1, int((locked - utcnow()).total_seconds() // 60) + 1)
+        raise TooManyRequests(
+            f"Zu viele fehlgeschlagene Anmeldungen. Bitte in {minutes} Minute(n) erneut versuchen.",
+            retry_after=minutes * 60,
+        )
+    record = identity.repository.login_record(username) if username else None
+    user, password_hash = record if record is not None else (None, None)
+    usable_hash = password_hash if user is not None and user.active else None
+    if not identity.checker.verify(usable_hash, password) or user is None or password_hash is None:
+        identity.throttle.failed(keys)
+        raise Unauthorized("Benutzername oder Passwort falsch, oder der Benutzer ist gesperrt.")
+    identity.throttle.succeeded(keys)
+    if identity.checker.needs_rehash(password_hash):
+        identity.repository.replace_password_hash(user.username, password_hash, credentials.HASHER.hash(password))
+    identity.repository.touch_login(user.username, utcnow())
+    secret, session = identity.sessions.create(
+        user.username, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+    _set_session_cookie(services, secret)
+    g.web_session = session
+    g.principal = _user_principal(user)
+    return g.principal
+
+
+def web_logout(services: Any) -> None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        _identity(services).sessions.destroy(secret)
+    _set_session_cookie(services, None)
+
+
+def end_user_sessions(services: Any, username: str) -> int:
+    """End every web session of a user (after disabling them or resetting their password)."""
+    return _identity(services).sessions.destroy_user(username)
+
+
 # --- authorisation -------------------------------------------------------------------------
 
 
@@ -236,37 +404,3 @@ def require(permission: str) -> Principal:
     if not principal.can(permission):
         raise missing_permission(principal, permission)
     return principal
-
-
-# --- the audit of refusals ---------------------------------------------------------------------
-
-
-def record_refusal(response: Response) -> None:
-    """Record a request answered 401 (failed login: actor `anonymous`, the name or token it
-    claimed in `claimed`) or 403 (refused: actor the principal, and the missing permission).
-
-    Called for every 401/403 response (dms.web.context). A catalog that cannot take the entry
-    does not turn the refusal into a 500: it is logged."""
-    from dms.app.audit import record_as
-
-    principal = getattr(g, "principal", None)
-    refused = response.status_code == 403 and principal is not None
-    body = response.get_json(silent=True) if response.is_json else None
-    error = body.get("error") or {} if isinstance(body, dict) else {}
-    view_args = request.view_args or {}
-    details: dict[str, Any] = {
-        "status": response.status_code, "method": request.method, "path": request.path[:500],
-        "code": error.get("code"), "reason": str(error.get("message") or "")[:500],
-    }
-    if error.get("missing_permission"):
-        details["missing_permission"] = error["missing_permission"]
-    if not refused and g.get("claimed"):
-        details["claimed"] = g.claimed
-    try:
-        record_as(
-            current_app.extensions["dms"], principal.name if refused else "anonymous",
-            "access.denied" if refused else "auth.failed", "request", request.endpoint,
-            customer_number=view_args.get("number"), document_id=view_args.get("document_id"), **details,
-        )
-    except Exception:  # the refusal stands; only its entry is missing
-        log.exception("audit entry of a refused request could not be written")

@@ -3,7 +3,7 @@
 A before_request hook takes the `X-Request-Id` header (letters, digits and `._:@/+=-`, at most
 128 characters) or makes one up, binds IP, user agent and request id for `dms.app.audit`, and
 every response echoes the id in `X-Request-Id`. Requests refused with 401 or 403 are recorded
-here, in one place (`dms.web.auth.record_refusal`).
+here, in one place (`dms.web.refusals.record_refusal`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def install_request_context(app: Flask) -> None:
             g.request_id = _request_id()
         response.headers[REQUEST_ID] = g.request_id
         if response.status_code in (401, 403):
-            from dms.web.auth import record_refusal
+            from dms.web.refusals import record_refusal
 
             record_refusal(response)
         return response
