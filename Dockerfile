@@ -1,13 +1,11 @@
 # Kundenakte image for the web service, the worker and (later) the mail gateway.
 
-# Swagger UI for /api/docs, vendored at build time (same pin as scripts/docs-assets.sh).
-FROM node:22-bookworm-slim AS docs
-WORKDIR /docs
-RUN npm pack --silent swagger-ui-dist@5.35.0 \
- && mkdir out \
- && tar -xzf swagger-ui-dist-5.35.0.tgz -C out \
-    package/swagger-ui-bundle.js package/swagger-ui.css package/LICENSE package/NOTICE \
- && echo 5.35.0 > out/package/.version
+# Swagger UI for /api/docs and pdf.js for the web client, vendored at build time by the same script
+# (and the same pins) as a checkout's scripts/install.sh.
+FROM node:22-bookworm-slim AS web-assets
+WORKDIR /build
+COPY scripts/web-assets.sh ./scripts/
+RUN KUNDENAKTE_CACHE=/tmp/cache bash scripts/web-assets.sh
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OMP_THREAD_LIMIT=1
@@ -18,7 +16,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY requirements ./requirements
 COPY dms ./dms
-COPY --from=docs /docs/out/package/ ./dms/web/static/swagger-ui/
+COPY --from=web-assets /build/dms/web/static/swagger-ui/ ./dms/web/static/swagger-ui/
+COPY --from=web-assets /build/dms/web/static/vendor/ ./dms/web/static/vendor/
 COPY ingest ./ingest
 COPY classifiers ./classifiers
 COPY retention ./retention

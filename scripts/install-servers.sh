@@ -36,9 +36,14 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)  # IMAP tests of `dms mail-poll`
+# The web client's browser tests (tests/web/) drive Debian's Chromium through Playwright
+# (`playwright install` is not used: it downloads its own browser); fonts for German text.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+[ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    log "apt packages present (redis-server: $(command -v redis-server), initdb: $(pg_initdb), dovecot: /usr/sbin/dovecot)"
+    log "apt packages present (redis-server: $(command -v redis-server), initdb: $(pg_initdb), dovecot: /usr/sbin/dovecot, chromium: /usr/bin/chromium)"
 else
     [ "$(id -u)" = 0 ] || die "missing ${missing[*]} and not root: apt-get install -y ${missing[*]}"
     log "apt-get install ${missing[*]}"
@@ -62,6 +67,7 @@ else
     command -v redis-server >/dev/null || die "redis-server still missing after apt-get"
     [ -n "$(pg_initdb)" ] || die "initdb still missing after apt-get"
     [ -x /usr/sbin/dovecot ] || die "dovecot still missing after apt-get"
+    [ -x /usr/bin/chromium ] || die "chromium still missing after apt-get"
 fi
 # Stop the Debian services if something started them anyway (not needed, we
 # run our own instances on free ports); harmless when they are not running.

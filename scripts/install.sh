@@ -46,6 +46,7 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
-# The API docs page's assets (Swagger UI from npm; built into a .gitignored package folder).
-bash scripts/docs-assets.sh
+# The web assets from npm (Swagger UI for the API docs page, pdf.js for the web client's preview),
+# copied into .gitignored package folders.
+bash scripts/web-assets.sh
 echo "==> installed ($(.venv/bin/python --version), tesseract $(tesseract --version 2>&1 | head -n1 | cut -d' ' -f2))"

@@ -104,10 +104,11 @@ def test_readme_first_command_serves_files_and_search(served_copy: tuple[Path, A
     assert document["customer_number"] == customer["number"]
     hits = api.search("Frischinstallationsprobe")["hits"]
     assert [hit["id"] for hit in hits] == [document_id]
-    # the docs page with its vendored assets (scripts/docs-assets.sh, not in the repository)
+    # the docs page with its vendored assets (scripts/web-assets.sh, not in the repository)
     root_url = api.base.removesuffix("/api/v1")
     assert api.http.get(root_url + "/api/docs", timeout=30).status_code == 200
     assert api.http.get(root_url + "/static/swagger-ui/swagger-ui-bundle.js", timeout=30).status_code == 200
+    assert api.http.get(root_url + "/static/vendor/pdfjs/pdf.min.mjs", timeout=30).status_code == 200
     assert "Traceback" not in log_path.read_text(errors="replace")
 
 

@@ -1,6 +1,6 @@
 """The API docs page /api/docs: Swagger UI over /api/v1/openapi.json, every asset from this origin.
 
-Swagger UI's files are not in the repository: `scripts/docs-assets.sh` (run by
+Swagger UI's files are not in the repository: `scripts/web-assets.sh` (run by
 `scripts/install.sh`) vendors a pinned swagger-ui-dist into dms/web/static/swagger-ui/. The page
 is public in every auth mode, like the document it renders; its Content-Security-Policy allows
 nothing but this origin, so a browser makes no external request for it.
@@ -29,7 +29,7 @@ def page() -> Response:
     missing = [name for name in ASSETS if not (static / name).is_file()]
     if missing:
         raise BackendUnavailable(
-            "Die Dokumentationsseite ist nicht eingerichtet (Swagger UI fehlt): bash scripts/docs-assets.sh",
+            "Die Dokumentationsseite ist nicht eingerichtet (Swagger UI fehlt): bash scripts/web-assets.sh",
             code="docs_not_built", missing=missing,
         )
     response = Response(render_template("docs.html"), mimetype="text/html")
