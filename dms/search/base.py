@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+RELEVANCE, BY_DATE = "relevance", "date"
+SORTS = (RELEVANCE, BY_DATE)  # `date`: newest document date first (undated last), then by relevance
+
 
 @dataclass
 class IndexEntry:
@@ -35,6 +38,7 @@ class SearchQuery:
     date_to: date | None = None
     limit: int = 20
     offset: int = 0
+    sort: str = RELEVANCE  # one of SORTS; without search words both list newest first
     include_restricted: bool = False  # restricted documents (GDPR Art. 17) only for admins and auditors
 
 
@@ -48,6 +52,7 @@ class SearchHit:
     score: float
     highlights: list[str]
     date: date | None = None
+    version: int | None = None  # the indexed (latest) version
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,7 @@ class SearchHit:
             "date": self.date.isoformat() if self.date else None,
             "score": round(self.score, 6),
             "highlights": self.highlights,
+            "version": self.version,
         }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from dms.errors import BackendUnavailable
 from dms.search.analysis import analyzed_text, fold, tokens
-from dms.search.base import IndexEntry, SearchHit, SearchQuery, SearchResult
+from dms.search.base import BY_DATE, IndexEntry, SearchHit, SearchQuery, SearchResult
 from dms.search.highlight import highlights
 from dms.search.limits import Deadline, SearchLimits, result_window
 from dms.search.query import Clause, ParsedQuery, parse_query
@@ -258,7 +258,9 @@ class EmbeddedSearchIndex:
         deadline = Deadline(self.limits.timeout_seconds)
         parsed, source, clause, params, ranked = self._matching(query)
         if ranked:
-            score, order = "-bm25(fts, 3.0, 1.0, 0.5)", "score DESC, e.date DESC"
+            score = "-bm25(fts, 3.0, 1.0, 0.5)"
+            # undated entries sort last either way: SQLite orders NULL below every date
+            order = "e.date DESC, score DESC, e.rowid DESC" if query.sort == BY_DATE else "score DESC, e.date DESC"
         else:
             score, order = "0.0", "e.date DESC, e.rowid DESC"
         offset, size = result_window(query.offset, query.limit)
@@ -283,6 +285,7 @@ class EmbeddedSearchIndex:
                     highlights=highlights(r["text"], parsed, deadline=deadline)
                     or highlights(r["title"], parsed, deadline=deadline),
                     date=date.fromisoformat(r["date"]) if r["date"] else None,
+                    version=int(r["version"]) if r["version"] is not None else None,
                 )
             )
         return SearchResult(total=int(total), hits=hits)

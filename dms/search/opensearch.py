@@ -228,6 +228,7 @@ class OpenSearchIndex:
             score=float(score) if score is not None else 0.0,
             highlights=pick_highlights(hit.get("highlight")),
             date=date.fromisoformat(src["date"][:10]) if src.get("date") else None,
+            version=int(src["version"]) if src.get("version") is not None else None,
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dms.search.base import SearchQuery
+from dms.search.base import BY_DATE, SearchQuery
 from dms.search.limits import result_window
 from dms.search.query import Clause, ParsedQuery
 
@@ -159,10 +159,11 @@ def search_body(parsed: ParsedQuery, query: SearchQuery) -> dict[str, Any]:
         "from": offset,
         "size": size,
         "track_total_hits": True,
-        "_source": ["id", "customer_number", "title", "document_class", "folder", "date"],
+        "_source": ["id", "customer_number", "title", "document_class", "folder", "date", "version"],
     }
     if parsed.positive:
-        body["sort"] = ["_score", *recency]
+        # `date`: newest document date first (undated last), then by relevance, as the embedded engine
+        body["sort"] = [recency[0], "_score", recency[1]] if query.sort == BY_DATE else ["_score", *recency]
         body["track_scores"] = True
         highlight = highlight_request(parsed)
         if highlight:

@@ -118,6 +118,22 @@ def test_scores_rank_more_relevant_first(index) -> None:
     assert hits[0].score > hits[1].score
 
 
+def test_sort_by_date_lists_the_newest_document_date_first(index) -> None:
+    index.index(entry("old-strong", "Marzipan Marzipan Marzipan", title="Marzipan", date=date(2023, 5, 1)))
+    index.index(entry("new-weak", "Ein Wort über Marzipan und viele andere Dinge des Lebens", date=date(2026, 2, 1)))
+    index.index(entry("undated", "Marzipan hier", date=None))
+    index.index(entry("middle", "Marzipan dort", date=date(2024, 7, 7)))
+    assert index.search(SearchQuery(text="Marzipan")).hits[0].id == "old-strong"  # relevance is the default
+    by_date = index.search(SearchQuery(text="Marzipan", sort="date"))
+    assert by_date.total == 4
+    assert [h.id for h in by_date.hits] == ["new-weak", "middle", "old-strong", "undated"]  # undated last
+    assert by_date.hits[0].highlights and by_date.hits[0].version == 1
+    second_page = index.search(SearchQuery(text="Marzipan", sort="date", limit=2, offset=2))
+    assert [h.id for h in second_page.hits] == ["old-strong", "undated"]
+    everything = [h.id for h in index.search(SearchQuery()).hits]  # without words: newest first either way
+    assert [h.id for h in index.search(SearchQuery(sort="date")).hits] == everything
+
+
 def test_facets_count_the_matches(filled) -> None:
     facets = filled.facets(SearchQuery(text="Häuser"))
     assert facets["customer"] == [("10001", 1), ("10002", 1)]

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, make_response, request
 
-from dms.app.principal import DOCUMENTS_READ
+from dms.app.principal import DOCUMENTS_READ, Principal
 from dms.app.search import search as search_documents
 from dms.errors import ServiceBusy
-from dms.search import SearchQuery
+from dms.search import SearchQuery, SearchResult
+from dms.search.base import RELEVANCE, SORTS
 from dms.search.limits import MAX_RESULT_WINDOW, SearchLimits, SearchSlots
 from dms.search.query import check_length
 from dms.validation import MAX_NAME, MAX_NUMBER, MAX_TAG
@@ -23,7 +24,7 @@ from dms.web.auth import require
 from dms.web.errors import error_response
 from dms.web.openapi import models as m
 from dms.web.openapi import operation
-from dms.web.params import bool_arg, date_arg, int_arg, str_arg
+from dms.web.params import bool_arg, choice_arg, date_arg, int_arg, str_arg
 
 MAX_LIMIT = 200
 _GUARD = "dms.search_guard"
@@ -36,6 +37,14 @@ def _guard() -> tuple[SearchLimits, SearchSlots]:
         limits = SearchLimits.from_settings(services().settings)
         guard = current_app.extensions.setdefault(_GUARD, (limits, SearchSlots(limits.max_concurrent)))
     return guard
+
+
+def guarded_search(principal: Principal, query: SearchQuery, *, facets: bool = False) -> SearchResult:
+    """A search within this process's search slots (the API and the web client's search page);
+    all slots taken: ServiceBusy (503 `busy`)."""
+    _limits, slots = _guard()
+    with slots.hold():
+        return search_documents(services(), principal, query, facets=facets)
 
 
 @api_bp.get("/search")
@@ -56,11 +65,11 @@ def search():
         date_to=date_arg("to"),
         limit=int_arg("limit", 20, minimum=1, maximum=MAX_LIMIT),
         offset=int_arg("offset", 0, minimum=0, maximum=MAX_RESULT_WINDOW),
+        sort=choice_arg("sort", list(SORTS)) or RELEVANCE,
     )
     with_facets = bool_arg("facets")
     try:
-        with slots.hold():
-            result = search_documents(services(), principal, query, facets=with_facets)
+        result = guarded_search(principal, query, facets=with_facets)
     except ServiceBusy as exc:
         body, status = error_response(exc.http_status, exc.code, exc.message, **exc.details)
         response = make_response(body, status)
