@@ -40,6 +40,8 @@ PARAMS: dict[tuple[str, str], list[str]] = {
     ("PATCH", "/api/v1/documents/<document_id>"): [],
     ("GET", "/api/v1/documents/<document_id>/content"): ["version", "download"],
     ("GET", "/api/v1/documents/<document_id>/preview"): ["version", "download"],
+    ("GET", "/api/v1/documents/<document_id>/thumbnail"): ["version"],
+    ("GET", "/api/v1/documents/<document_id>/status"): [],
     ("POST", "/api/v1/documents/<document_id>/versions"): [],
     ("GET", "/api/v1/audit"): ["customer", "document", "actor", "action", "from", "to", "limit", "cursor"],
     ("GET", "/api/v1/webhooks/deliveries"): ["state", "document", "event", "limit", "offset"],
@@ -61,7 +63,7 @@ PARAMS: dict[tuple[str, str], list[str]] = {
     ("POST", "/api/v1/customers/<number>/legal-hold"): ["reason"],
     ("DELETE", "/api/v1/customers/<number>/legal-hold"): ["reason"],
     ("GET", "/api/v1/search"): [
-        "q", "customer", "class", "folder", "tag", "from", "to", "limit", "offset", "facets",
+        "q", "customer", "class", "folder", "tag", "from", "to", "limit", "offset", "facets", "sort",
     ],
 }
 

@@ -50,6 +50,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/documents/<>"): "documents:write",
     ("GET", "/api/v1/documents/<>/content"): "documents:read",
     ("GET", "/api/v1/documents/<>/preview"): "documents:read",
+    ("GET", "/api/v1/documents/<>/thumbnail"): "documents:read",
+    ("GET", "/api/v1/documents/<>/status"): "documents:read",
     ("POST", "/api/v1/documents/<>/versions"): "documents:write",
     ("GET", "/api/v1/search"): "documents:read",
     ("GET", "/api/v1/webhooks/deliveries"): "admin",  # webhooks (issue #10): admin only

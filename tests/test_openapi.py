@@ -60,6 +60,7 @@ def _document(tmp_path: Path, **env: str) -> tuple[dict, list[tuple[str, str]]]:
         routes = [
             (method, rule.rule)
             for rule in app.url_map.iter_rules()
+            if not rule.endpoint.startswith("ui.")  # the web client's pages (tests/web), not the API
             for method in sorted(rule.methods or ()) if method not in ("HEAD", "OPTIONS")
         ]
         return response.get_json(), routes

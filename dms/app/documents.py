@@ -23,6 +23,7 @@ from dms.errors import NotFound, ValidationError
 from dms.search.entries import entry_for
 
 PREVIEWABLE = {"application/pdf", "image/png", "image/jpeg"}
+PLAIN = (str, int, float, bool)  # field values a person edits as text (see `update_fields`)
 STATUSES = {s.value for s in DocumentStatus}
 
 
@@ -47,6 +48,17 @@ def get_document(services: Services, principal: Principal, document_id: str) -> 
     events = documents.events(document_id)
     record(services, principal, "document.read", "document", document_id)
     return document, events
+
+
+def document_status(services: Services, principal: Principal, document_id: str) -> dict[str, Any]:
+    """Where a document's processing stands: status, reason and latest version number only.
+
+    Not audited: it shows no content and no metadata, and upload pages ask for it every second
+    while a document is processed (a read of the document itself is audited, `get_document`)."""
+    require(principal, DOCUMENTS_READ)
+    document = visible(principal, services.catalog.documents.get(document_id))
+    latest = document.versions[-1].number if document.versions else None
+    return {"id": document.id, "status": document.status, "status_reason": document.status_reason, "version": latest}
 
 
 def related_documents(services: Services, principal: Principal, document_id: str) -> list[dict[str, Any]]:
@@ -230,3 +242,70 @@ def refile(services: Services, principal: Principal, document_id: str, body: dic
     old_new = audit_changes({k: getattr(document, k) for k in kept}, {k: getattr(updated, k) for k in kept})
     record(services, principal, "document.refile", "document", document_id, fields=sorted(changes), **old_new)
     return updated
+
+
+def update_fields(services: Services, principal: Principal, document_id: str, fields: dict[str, Any]) -> Document:
+    """A person sets the key fields (invoice number, amounts, …) by hand, e.g. in the web form.
+
+    `fields` replaces every plain field (text, number, yes/no): one left out is removed.
+    Structured fields (lists, objects such as invoice lines) and the pipeline's `warnings` stay
+    unless `fields` names them. A text equal to the current value written as text keeps the
+    current value (a form sends a number as text). What the person changed is kept like a
+    sender's fields, so processing a new version does not overwrite it."""
+    require(principal, DOCUMENTS_WRITE)
+    sent = v.fields_field(fields)
+    documents = services.catalog.documents
+    document = visible(principal, documents.get(document_id))
+    kept = {k: value for k, value in document.fields.items() if k in v.RESERVED_FIELDS}
+    old = {k: value for k, value in document.fields.items() if k not in v.RESERVED_FIELDS}
+    new: dict[str, Any] = {}
+    for name, current in old.items():
+        if name in sent:
+            value = sent[name]
+            as_text = isinstance(value, str) and isinstance(current, int | float) and str(current) == value
+            new[name] = current if as_text else value
+        elif not isinstance(current, PLAIN):
+            new[name] = current
+    new.update({name: value for name, value in sent.items() if name not in old})
+    changed = sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
+    if not changed:
+        return document
+    given = {k: value for k, value in document.given_fields.items() if k in new}
+    given.update({name: new[name] for name in changed if name in new})
+    updated = documents.update(document_id, fields={**new, **kept}, given_fields=given)
+    sidecars.write_document(services.store, updated)
+    reindex_document(services, document_id)
+    record(services, principal, "document.edit_fields", "document", document_id, fields=changed,
+           old={name: old.get(name) for name in changed}, new={name: new.get(name) for name in changed})
+    return updated
+
+
+def _comparable(name: str, value: Any) -> Any:
+    """A document value as `refile` would store it (tags: a sorted set)."""
+    return sorted(set(value or ())) if name == "tags" else value
+
+
+def edit_document(
+    services: Services, principal: Principal, document_id: str, body: dict[str, Any],
+    fields: dict[str, Any] | None = None,
+) -> tuple[Document, list[str]]:
+    """A person edits a document in a form that sends every value: only what differs is changed,
+    by `refile` (customer, class, folder, title, tags) and `update_fields` (`fields`, when given),
+    each audited. Everything is validated before anything changes. (document, names changed)."""
+    require(principal, DOCUMENTS_WRITE)
+    document = visible(principal, services.catalog.documents.get(document_id))
+    wanted = v.document_changes(body)
+    if fields is not None:
+        v.fields_field(fields)
+    differs = {name: value for name, value in wanted.items() if _comparable(name, value) != _comparable(
+        name, getattr(document, name))}
+    changed: list[str] = []
+    if differs:
+        document = refile(services, principal, document_id, differs)
+        changed.extend(sorted(differs))
+    if fields is not None:
+        before = dict(document.fields)
+        document = update_fields(services, principal, document_id, fields)
+        if document.fields != before:
+            changed.append("fields")
+    return document, changed

@@ -19,4 +19,16 @@ def _authenticate() -> None:
     load_principal(services())
 
 
-from dms.web.api import audit, customers, deletions, documents, gdpr, mail, retention, search, system, webhooks  # noqa: E402,F401,E501  (route registration)
+from dms.web.api import (  # noqa: E402,F401  (route registration)
+    audit,
+    customers,
+    deletions,
+    documents,
+    gdpr,
+    mail,
+    retention,
+    search,
+    system,
+    thumbnails,
+    webhooks,
+)

@@ -234,6 +234,13 @@ def get_document(document_id: str):
     return jsonify(body)
 
 
+@api_bp.get("/documents/<document_id>/status")
+@operation("Where processing stands (status, reason, latest version); not audited, for polling",
+           permission=DOCUMENTS_READ, reply=m.DocumentStatusReply, tag="documents")
+def get_document_status(document_id: str):
+    return jsonify(uc.document_status(services(), require(DOCUMENTS_READ), document_id))
+
+
 def _version_arg() -> int | None:
     number = int_arg("version", 0, minimum=1, maximum=1_000_000)
     return number or None

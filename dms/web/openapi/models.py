@@ -214,6 +214,13 @@ class Related(Response):
     folder: str | None
 
 
+class DocumentStatusReply(Response):
+    id: str
+    status: Literal["received", "processing", "filed", "needs_review", "failed"]
+    status_reason: str | None = Field(None, description="Why it needs review or failed (German).")
+    version: int | None = Field(None, description="The latest version's number.")
+
+
 class DocumentDetail(Document):
     versions: list[Version]
     events: list[Event] = Field(description="Pipeline stages and status changes, oldest first.")
@@ -439,6 +446,7 @@ class SearchHit(Response):
     date: date | None
     score: float
     highlights: list[str] = Field(description="HTML-escaped text snippets with <mark> around the matches.")
+    version: int | None = Field(None, description="The version that is indexed (the latest).")
 
 
 class FacetCount(Response):
@@ -521,4 +529,7 @@ class SearchQuery(BaseModel):
     date_to: date | None = Field(None, alias="to", description="Document date up to (ISO date).")
     limit: int = Field(20, ge=1, le=200)
     offset: int = Field(0, ge=0, le=MAX_RESULT_WINDOW)
+    sort: Literal["relevance", "date"] | None = Field(
+        None, description="`relevance` (default; without words: newest first) or `date`: newest document date first."
+    )
     facets: Flag = False
