@@ -74,6 +74,54 @@ def list_customers(
     return services.catalog.customers.query(query, limit=limit, offset=offset)
 
 
+@dataclass
+class CustomerList:
+    """One page of customers (`total`: how many matched in all) and every tag of those that matched."""
+
+    customers: list[Customer]
+    total: int
+    tags: list[str] = field(default_factory=list)
+
+
+SCAN_BATCH = 1000
+
+
+def find_customers(
+    services: Services,
+    principal: Principal,
+    query: str | None = None,
+    *,
+    status: str | None = None,
+    tag: str | None = None,
+    limit: int = 25,
+    offset: int = 0,
+) -> CustomerList:
+    """Customers by number, filtered by name or number (`query`), `status` and `tag` (case-insensitive),
+    with the total for paging. The catalog filters the text; status and tags are checked here, so a
+    list of very many customers is read in batches."""
+    require(principal, CUSTOMERS_READ)
+    if status is not None and status not in {s.value for s in CustomerStatus}:
+        allowed = ", ".join(s.value for s in CustomerStatus)
+        raise ValidationError(f"Unbekannter Status {status!r}: erlaubt sind {allowed}.", field="status")
+    wanted = tag.casefold() if tag else None
+    matched: list[Customer] = []
+    tags: set[str] = set()
+    start = 0
+    while True:
+        batch = services.catalog.customers.query(query, limit=SCAN_BATCH, offset=start)
+        for customer in batch:
+            if status is not None and customer.status != status:
+                continue
+            tags.update(customer.tags)
+            if wanted is not None and wanted not in {t.casefold() for t in customer.tags}:
+                continue
+            matched.append(customer)
+        if len(batch) < SCAN_BATCH:
+            break
+        start += SCAN_BATCH
+    return CustomerList(matched[offset:offset + limit], len(matched), sorted(tags, key=str.casefold))
+
+
 def next_number(services: Services, principal: Principal) -> str:
     """The next free customer number (a suggestion: creating takes the next free one anyway)."""
     require(principal, CUSTOMERS_READ)

@@ -157,6 +157,17 @@ class IdentityRepository:
             self._audit(s, actor, "user.enable" if active else "user.disable", "user", row.username)
             return User.from_row(row)
 
+    def set_role(self, username: str, role: str, *, actor: str = "cli") -> User:
+        """Give a user another role (audited `user.role` with old and new); the same role changes nothing."""
+        if role not in ROLES:
+            raise ValidationError(f"Unbekannte Rolle {role!r}: erlaubt sind {', '.join(ROLES)}.", field="role")
+        with self.session() as s:
+            row = self._user_row(s, username)
+            if row.role != role:
+                old, row.role = row.role, role
+                self._audit(s, actor, "user.role", "user", row.username, old={"role": old}, new={"role": role})
+            return User.from_row(row)
+
     def set_password(self, username: str, password: str, *, actor: str = "cli") -> User:
         password_hash = credentials.hash_password(password)  # outside the transaction: it takes a while
         with self.session() as s:

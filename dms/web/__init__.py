@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 
 from flask import Flask, Response
 
@@ -11,6 +12,7 @@ from dms.config import Settings
 from dms.web.errors import register_error_handlers
 
 log = logging.getLogger(__name__)
+mimetypes.add_type("text/javascript", ".mjs")  # pdf.js's modules: a browser runs them only with a JS type
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -33,11 +35,19 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from dms.web.body import limit_body_size
     from dms.web.context import install_request_context
     from dms.web.docs import docs_bp
+    from dms.web.ui import ui_bp
+    from dms.web.ui.headers import install_app as install_page_headers
+    from dms.web.ui.helpers import install_template_helpers
 
     install_request_context(app)  # first: request id and origin for every later hook and the audit trail
     limit_body_size(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(docs_bp)
+    app.register_blueprint(ui_bp)
+    install_page_headers(app)
+    install_template_helpers(app)
+    # a session signs flash messages (the session itself is server-side, see dms.web.auth)
+    app.secret_key = services.settings.web_secret
     register_error_handlers(app)
 
     @app.after_request

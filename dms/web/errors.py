@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from dms.errors import DmsError
@@ -35,6 +35,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         status = exc.code or 500
+        from dms.web.ui.headers import is_page_path, not_found_page
+
+        if status == 404 and is_page_path(request.path):  # a browser's unknown URL: a page, not JSON
+            return not_found_page("Diese Seite gibt es nicht.")
         return error_response(status, HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
 
     @app.errorhandler(Exception)
