@@ -85,11 +85,13 @@ def _browser_missing(reason: str) -> None:
 def browser() -> Iterator[Any]:
     """One headless Chromium for the whole session (each test gets a fresh context)."""
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:  # pragma: no cover - a test dependency
         _browser_missing("playwright is not installed (pip install -e .[test])")
     if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         _browser_missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    # `expect` waits as long as page actions do (5 s by default): pages on a loaded CI machine load slowly
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
