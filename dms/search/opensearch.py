@@ -7,7 +7,9 @@ atomically (zero downtime).  Connection problems raise BackendUnavailable (retry
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
@@ -25,6 +27,7 @@ from dms.search.opensearch_query import facets_body, parse_facets, pick_highligh
 from dms.search.query import parse_query
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 RETRYABLE_STATUS = {429, 502, 503, 504}
 BULK_CHUNK = 500
 PING_TIMEOUT = 5  # seconds; /health must answer quickly even when the cluster hangs
@@ -184,6 +187,7 @@ class OpenSearchIndex:
         body = {**body, "timeout": f"{millis}ms"}
 
         def call() -> dict[str, Any]:
+            started = time.monotonic()
             try:
                 return self._search_client.search(
                     index=self.alias, body=body, cancel_after_time_interval=f"{millis}ms",
@@ -193,6 +197,11 @@ class OpenSearchIndex:
                 raise timeout_error(seconds) from exc
             except TransportError as exc:
                 if _cancelled(exc):
+                    raise timeout_error(seconds) from exc
+                if _is_server_error(exc) and time.monotonic() - started >= seconds:
+                    # A search cancelled in a later phase (fetch, highlighting, aggregations) may fail
+                    # with a shape that names no cancellation: past the limit it is still a timeout.
+                    log.warning("search failed after its time limit, answered as timeout: %s", exc)
                     raise timeout_error(seconds) from exc
                 raise
 
@@ -230,6 +239,10 @@ class OpenSearchIndex:
             date=date.fromisoformat(src["date"][:10]) if src.get("date") else None,
             version=int(src["version"]) if src.get("version") is not None else None,
         )
+
+
+def _is_server_error(exc: TransportError) -> bool:
+    return not isinstance(exc.status_code, int) or exc.status_code >= 500
 
 
 def _cancelled(exc: TransportError) -> bool:
