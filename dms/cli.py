@@ -49,11 +49,24 @@ def serve(host: str, port: int, threads: int) -> None:
     settings = Settings.from_env()
     refuse_unsafe_listen(host, settings.auth_mode)  # DMS_AUTH_MODE=local: loopback only
     app = create_app(settings)
+    _refuse_customer_config(app.extensions["dms"])  # [customers]: statuses in use, defaults in their lists
     from dms.webhooks.delivery import start_embedded  # webhooks: delivered here on the in-process queue
 
     start_embedded(app.extensions["dms"].catalog, settings)
     click.echo(f"Kundenakte läuft auf http://{host}:{port}/ (Daten: {settings.data_dir.resolve()})")
     serve_app(app, host=host, port=port, threads=threads)
+
+
+def _refuse_customer_config(services: Any) -> None:
+    """Exit 1 naming every problem of `[customers]` (a default not in its list, a status in use removed)."""
+    from dms.app.customer_status import config_problems
+
+    problems = config_problems(services)
+    for problem in problems:
+        click.secho(f"Fehler [bad_config]: {problem}", fg="red", err=True)
+    if problems:
+        services.close()
+        sys.exit(1)
 
 
 @main.command()
@@ -98,7 +111,28 @@ def check() -> None:
     from mail_gateway.cli_gateway import check_line  # the mail gateway's settings and spool backlog
 
     click.echo(check_line(settings))
+    failed = _check_customers(settings) or failed
     sys.exit(1 if failed else 0)
+
+
+def _check_customers(settings: Settings) -> bool:
+    """The `[customers]` line of `dms check` (the settings; statuses, groups, branches in use): whether it failed."""
+    from dms.app.customer_status import config_problems
+    from dms.app.services import build_services
+
+    try:
+        services = build_services(settings, with_queue=False)
+    except Exception:  # noqa: BLE001 - a backend that does not answer is reported above
+        return False
+    try:
+        problems = config_problems(services)
+    finally:
+        services.close()
+    state = click.style("ok", fg="green") if not problems else click.style("FEHLER", fg="red")
+    click.echo(f"{'customers':8} [customers] statuses, groups, branches, attributes: {state}")
+    for problem in problems:
+        click.secho(f"  {problem}", fg="red")
+    return bool(problems)
 
 
 @main.command()
@@ -167,9 +201,9 @@ def customers() -> None:
 @click.argument("name")
 @click.option("--number", help="Customer number (default: the next free one).")
 @click.option("--kind", type=click.Choice(["natural", "legal"]), default="legal", show_default=True)
-@click.option("--status", type=click.Choice(["Interessent", "Kunde", "ehemaliger Kunde"]), default="Kunde")
+@click.option("--status", help="A status of [customers] statuses (default: default_status).")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
-def customers_add(name: str, number: str | None, kind: str, status: str, tags: tuple[str, ...]) -> None:
+def customers_add(name: str, number: str | None, kind: str, status: str | None, tags: tuple[str, ...]) -> None:
     """Create a customer and its file."""
     from dms.app.customers import create_customer
     from dms.app.principal import CLI
@@ -202,6 +236,7 @@ def customers_list(query: str | None) -> None:
 @click.option("--folder", help="Folder of the customer file.")
 def ingest(paths: tuple[Path, ...], customer_number: str | None, document_class: str | None, folder: str | None):
     """Ingest files and folders (recursively), with a progress bar."""
+    from dms.app.customer_status import after_filing
     from dms.app.intake import Upload, receive_document
     from dms.app.principal import CLI
     from dms.domain import Source
@@ -228,6 +263,7 @@ def ingest(paths: tuple[Path, ...], customer_number: str | None, document_class:
                 problems.append(f"{path}: {exc.message}")
                 continue
             ctx = process_version(svc, document.id, 1)
+            after_filing(svc, document.id)  # [customers] auto_status_on_invoice
             outcome[str(ctx.status)] += 1
             if ctx.status == "failed":
                 problems.append(f"{path}: {ctx.status_reason}")
@@ -266,6 +302,7 @@ def search(query: str, customer: str | None, document_class: str | None, limit: 
 
 from dms.cli_archive import register as register_archive  # noqa: E402  (`dms archive`: issue #12)
 from dms.cli_audit import register as register_audit  # noqa: E402  (`dms audit`: issue #10)
+from dms.cli_customers import register as register_customers  # noqa: E402  (`dms customers import|export`: #14)
 from dms.cli_gdpr import register as register_gdpr  # noqa: E402  (`dms gdpr`: issue #12)
 from dms.cli_identity import register  # noqa: E402  (`dms users`, `dms tokens`: issue #10)
 from dms.cli_retention import register as register_retention  # noqa: E402  (`dms retention`: issue #12)
@@ -273,6 +310,7 @@ from dms.cli_watch import register as register_watch  # noqa: E402  (`dms watch`
 from mail_gateway.cli import register as register_mail  # noqa: E402  (email-in: issue #11)
 
 register(main)
+register_customers(customers)
 register_audit(main)
 register_watch(main)
 register_retention(main)

@@ -49,6 +49,18 @@ def _repository() -> IdentityRepository:
     return IdentityRepository.for_catalog(open_catalog(settings))
 
 
+def _branches(names: tuple[str, ...]) -> list[str]:
+    """The branch names, each one of `[customers] branches` (else a ValidationError naming them)."""
+    from dms.customer_config import customer_config
+
+    configured = customer_config(Settings.from_env()).branches
+    unknown = [name for name in names if name not in configured]
+    if unknown:
+        raise ValidationError(f"Unbekannte Filiale {unknown[0]!r}: konfiguriert sind {', '.join(configured)}.",
+                              field="branches")
+    return list(names)
+
+
 def _when(value: datetime | None, never: str = "-") -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else never
 
@@ -65,10 +77,13 @@ def users() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(list(ROLES)), required=True, help="admin, clerk or auditor.")
 @click.option("--display-name", help="Full name (default: the user name).")
-def users_add(name: str, role: str, display_name: str | None) -> None:
+@click.option("--branch", "branches", multiple=True,
+              help="A branch (Filiale) whose customers the user sees with branch scoping (repeatable).")
+def users_add(name: str, role: str, display_name: str | None, branches: tuple[str, ...]) -> None:
     """Create an active user without a password (set one with `dms users passwd NAME`)."""
     try:
-        user = _repository().add_user(name, role, display_name=display_name, actor=ACTOR)
+        user = _repository().add_user(name, role, display_name=display_name, actor=ACTOR,
+                                      branches=_branches(branches))
     except DmsError as exc:
         _fail(exc)
     click.echo(f"{user.username}\t{user.role}\t{user.display_name}")
@@ -83,8 +98,21 @@ def users_list() -> None:
         password = "Passwort" if user.has_password else "kein Passwort"
         click.echo(
             f"{user.username}\t{user.display_name}\t{user.role}\t{state}\t{password}\t"
+            f"{', '.join(user.branches) or '-'}\t"
             f"angelegt {_when(user.created_at)}\tzuletzt {_when(user.last_login_at, 'nie')}"
         )
+
+
+@users.command("branches")
+@click.argument("name")
+@click.argument("branches", nargs=-1)
+def users_branches(name: str, branches: tuple[str, ...]) -> None:
+    """Set the branches (Filialen) of a user: every one given replaces the old ones (none: no branch)."""
+    try:
+        user = _repository().set_branches(name, _branches(branches), actor=ACTOR)
+    except DmsError as exc:
+        _fail(exc)
+    click.echo(f"{user.username}\t{', '.join(user.branches) or 'keine Filiale'}")
 
 
 @users.command("disable")
@@ -145,12 +173,15 @@ def tokens() -> None:
 @click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(list(PERMISSIONS)),
               help="Permission of the token (repeatable).")
 @click.option("--expires", help="Valid for 365d, 12w, 1y, 48h or until a date (2027-12-31). Default: no expiry.")
-def tokens_create(name: str, scopes: tuple[str, ...], expires: str | None) -> None:
+@click.option("--branch", "branches", multiple=True,
+              help="A branch (Filiale) whose customers the token sees with branch scoping (repeatable).")
+def tokens_create(name: str, scopes: tuple[str, ...], expires: str | None, branches: tuple[str, ...]) -> None:
     """Create a token and print it once (only its hash is stored)."""
     from dms.identity.credentials import parse_expiry
 
     try:
-        record, token = _repository().create_token(name, scopes, expires_at=parse_expiry(expires), actor=ACTOR)
+        record, token = _repository().create_token(name, scopes, expires_at=parse_expiry(expires), actor=ACTOR,
+                                                   branches=_branches(branches))
     except DmsError as exc:
         _fail(exc)
     click.echo(

@@ -65,8 +65,38 @@ class Customer:
     legal_hold_reason: str | None = None
     erasure_state: str | None = None
     erasure_requested_at: datetime | None = None
+    # Master data (issue 14). Natural persons: salutation (Herr|Frau|Divers), title, first and last
+    # name, birth date (`name` is their display name). Legal persons: legal form, register court
+    # and number, VAT id. Both: an external number (older system, ERP), branch, groups, and lists
+    # of dicts as dms/customer_input.py validates them: addresses ({kind, street, postal_code,
+    # city, country, addition, normalized}), contacts in priority order ({name, role, phones,
+    # email, availability, relation, emergency}), bank_accounts ({iban, bic, holder, label}),
+    # consents ({purpose, granted, date, source}); communication ({preferred_channel, language,
+    # no_advertising}) and custom attributes ({key: value}).
+    salutation: str | None = None
+    title: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    birth_date: date | None = None
+    legal_form: str | None = None
+    register_court: str | None = None
+    register_number: str | None = None
+    vat_id: str | None = None
+    external_number: str | None = None
+    branch: str | None = None
+    groups: list[str] = field(default_factory=list)
+    addresses: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    bank_accounts: list[dict[str, Any]] = field(default_factory=list)
+    consents: list[dict[str, Any]] = field(default_factory=list)
+    communication: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
     # Catalog state (incremented by every update), not part of the record: not compared, not shown.
     row_version: int = field(default=1, compare=False)
+
+    def master_data(self) -> dict[str, Any]:
+        """The master data of issue 14 that is set (JSON values), for the ETag."""
+        return {name: _jsonable(getattr(self, name)) for name in MASTER_DATA_FIELDS if getattr(self, name)}
 
     @property
     def etag(self) -> str:
@@ -75,13 +105,23 @@ class Customer:
                  list(self.folders), self.row_version]
         if self.emails:  # only when set: the ETags of customers without addresses stay as they were
             state.append(list(self.emails))
-        digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode("utf-8")).hexdigest()
+        master = self.master_data()
+        if master:  # likewise: customers without master data keep their ETags
+            state.append(master)
+        digest = hashlib.sha256(json.dumps(state, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
         return f'"{digest[:32]}"'
 
     def to_dict(self) -> dict[str, Any]:
         data = _jsonable(asdict(self))
         data.pop("row_version")
         return data
+
+
+MASTER_DATA_FIELDS = (
+    "salutation", "title", "first_name", "last_name", "birth_date", "legal_form", "register_court",
+    "register_number", "vat_id", "external_number", "branch", "groups", "addresses", "contacts",
+    "bank_accounts", "consents", "communication", "attributes",
+)
 
 
 @dataclass

@@ -41,6 +41,14 @@ class DuplicateDocument(Conflict):
     code = "duplicate"
 
 
+class Moved(DmsError):
+    """The record has a new address for good (a merged customer's old number names the survivor): the API
+    answers 308 with `Location`; `number` in the details is the new number."""
+
+    code = "moved"
+    http_status = 308
+
+
 class Unauthorized(DmsError):
     code = "unauthorized"
     http_status = 401

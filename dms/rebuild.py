@@ -16,8 +16,10 @@ from typing import Any
 
 from dms import sidecars
 from dms.app.documents import reindex_document
+from dms.app.notes import restore_notes
 from dms.app.services import Services
 from dms.catalog import Catalog
+from dms.catalog.customer_aliases import restore_alias
 from dms.domain import Document, DocumentStatus, Source, Version
 from dms.errors import BackendUnavailable, Conflict, DmsError, NotFound
 from dms.search import IndexEntry
@@ -102,7 +104,11 @@ def _restore_customers(store: ObjectStore, catalog: Catalog, counts: dict[str, i
         if not CUSTOMER_KEY.match(key):
             continue
         try:
-            customer = sidecars.read_customer(sidecars.load(store.get(key)))
+            record = sidecars.load(store.get(key))
+            if restore_alias(catalog, record):  # a merged customer: its number is an alias again (issue #14)
+                step(1)
+                continue
+            customer = sidecars.read_customer(record)
             catalog.customers.create(
                 customer.name,
                 folders=customer.folders,
@@ -113,6 +119,8 @@ def _restore_customers(store: ObjectStore, catalog: Catalog, counts: dict[str, i
                 emails=customer.emails,
                 customer_id=customer.id,
                 created_at=customer.created_at,
+                statuses=(customer.status,),  # restored as it was, whatever the configuration lists now
+                **sidecars.master_data(customer),
             )
             counts["customers"] += 1
         except (DmsError, KeyError, ValueError) as exc:
@@ -144,6 +152,7 @@ def rebuild_catalog(store: ObjectStore, catalog: Catalog, progress: Progress | N
             log.warning("document %s skipped: %s", document_id, exc)
             counts["skipped"] += 1
         step(1)
+    counts["notes"] = restore_notes(store, catalog)
     return counts
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from dms.domain import Customer, Document, DocumentStatus, Source, Version
+from dms.domain import MASTER_DATA_FIELDS, Customer, Document, DocumentStatus, Source, Version
 from dms.errors import DmsError
 from dms.storage import ObjectStore, keys
 
@@ -55,6 +55,8 @@ def customer_record(customer: Customer) -> dict[str, Any]:
         "folders": list(customer.folders),
         "created_at": _iso(customer.created_at),
         "emails": list(customer.emails),  # added in format 1 without a bump (older readers ignore it)
+        # master data (issue 14), likewise added without a bump
+        **{name: _jsonable(getattr(customer, name)) for name in MASTER_DATA_FIELDS},
     }
 
 
@@ -148,7 +150,30 @@ def read_customer(record: dict[str, Any]) -> Customer:
         folders=list(record.get("folders") or []),
         created_at=_datetime(record.get("created_at")),
         emails=list(record.get("emails") or []),
+        salutation=record.get("salutation"),
+        title=record.get("title"),
+        first_name=record.get("first_name"),
+        last_name=record.get("last_name"),
+        birth_date=_date(record.get("birth_date")),
+        legal_form=record.get("legal_form"),
+        register_court=record.get("register_court"),
+        register_number=record.get("register_number"),
+        vat_id=record.get("vat_id"),
+        external_number=record.get("external_number"),
+        branch=record.get("branch"),
+        groups=list(record.get("groups") or []),
+        addresses=[dict(a) for a in record.get("addresses") or []],
+        contacts=[dict(c) for c in record.get("contacts") or []],
+        bank_accounts=[dict(b) for b in record.get("bank_accounts") or []],
+        consents=[dict(c) for c in record.get("consents") or []],
+        communication=dict(record.get("communication") or {}),
+        attributes=dict(record.get("attributes") or {}),
     )
+
+
+def master_data(customer: Customer) -> dict[str, Any]:
+    """The master data fields of a customer as `CustomerRepository.create` takes them (a rebuild)."""
+    return {name: getattr(customer, name) for name in MASTER_DATA_FIELDS}
 
 
 def read_version(meta: dict[str, Any], document_id: str, number: int, **defaults: str | None) -> Version:

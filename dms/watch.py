@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dms.app.intake import Upload, receive_document
-from dms.app.principal import DOCUMENTS_WRITE, Principal
+from dms.app.principal import CUSTOMERS_ALL_BRANCHES, DOCUMENTS_WRITE, Principal
 from dms.app.services import Services
 from dms.domain import Source
 from dms.errors import BackendUnavailable, DmsError, DuplicateDocument, PayloadTooLarge
@@ -40,7 +40,8 @@ from dms.errors import BackendUnavailable, DmsError, DuplicateDocument, PayloadT
 log = logging.getLogger(__name__)
 
 # The hot folder acts as its own principal (audited as "hotfolder"); it may only upload.
-HOTFOLDER = Principal("hotfolder", frozenset({DOCUMENTS_WRITE}))
+# the hot folder files for every branch (branch scoping, dms/app/branches.py)
+HOTFOLDER = Principal("hotfolder", frozenset({DOCUMENTS_WRITE, CUSTOMERS_ALL_BRANCHES}))
 DONE, FAILED = "done", "failed"
 REASON_SUFFIX = ".reason.txt"
 # Files still being written by common tools, and desktop clutter: never taken.

@@ -17,7 +17,7 @@ from typing import Any
 
 from dms.app.audit import record
 from dms.app.intake import CREATED, UNCHANGED, Upload, receive
-from dms.app.principal import CUSTOMERS_READ, DOCUMENTS_READ, DOCUMENTS_WRITE, Principal
+from dms.app.principal import CUSTOMERS_ALL_BRANCHES, CUSTOMERS_READ, DOCUMENTS_READ, DOCUMENTS_WRITE, Principal
 from dms.app.services import Services
 from dms.domain import Source
 from dms.errors import BackendUnavailable, DmsError, DuplicateDocument
@@ -40,7 +40,9 @@ from mail_gateway.settings import MailSettings
 
 log = logging.getLogger(__name__)
 
-MAIL_GATEWAY = Principal("mail-gateway", frozenset({DOCUMENTS_WRITE, CUSTOMERS_READ, DOCUMENTS_READ}))
+# routes to every branch's customers (branch scoping, dms/app/branches.py)
+MAIL_GATEWAY = Principal("mail-gateway", frozenset({DOCUMENTS_WRITE, CUSTOMERS_READ, DOCUMENTS_READ,
+                                                   CUSTOMERS_ALL_BRANCHES}))
 MAIL_CLASS = "Korrespondenz"
 FINAL = ("filed", "quarantined", "deleted")
 

@@ -10,7 +10,8 @@ The rules, in this order (the first that names a customer decides):
 4. otherwise no customer: the documents go to the review inbox with the reason.
 
 An address or subject token naming an unknown customer decides too: no customer, with that reason
-(a typo must not file the mail into another customer's file). Pure functions over a `Lookup`.
+(a typo must not file the mail into another customer's file). The number of a merged customer
+(issue #14) names the customer it was merged into. Pure functions over a `Lookup`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from classifiers.customer import find_customer_number
+from dms.catalog.customer_aliases import CustomerAliases
 from dms.config import Settings
 from mail_gateway.model import Envelope, ParsedMail, Route
 from mail_gateway.settings import MailSettings
@@ -43,7 +45,13 @@ class CatalogLookup:
         self.catalog = catalog
 
     def customer_exists(self, number: str) -> bool:
-        return self.catalog.customers.find(number) is not None
+        return self.current_number(number) is not None
+
+    def current_number(self, number: str) -> str | None:
+        """`number`, or the survivor's number when it is a merged customer's; None when unknown."""
+        if self.catalog.customers.find(number) is not None:
+            return number
+        return CustomerAliases(self.catalog.db).resolve(number)
 
     def customers_by_email(self, address: str) -> list[str]:
         return [c.number for c in self.catalog.customers.find_by_email(address)]
@@ -63,6 +71,14 @@ class Vocabulary:
             tuple(settings.document_classes), tuple(settings.folder_template),
             tuple(settings.customer_number_patterns),
         )
+
+
+def current(lookup: Lookup, number: str) -> tuple[str, str]:
+    """The number the customer has now (a `Lookup` with `current_number` knows merged customers), and a
+    sentence for the route's reason when it differs ("" otherwise)."""
+    resolve = getattr(lookup, "current_number", None)
+    now = (resolve(number) or number) if resolve is not None else number
+    return now, "" if now == number else f" Kunde {number} wurde mit Kunde {now} zusammengeführt."
 
 
 @dataclass(frozen=True)
@@ -169,12 +185,14 @@ def route(parsed: ParsedMail, envelope: Envelope, mail: MailSettings, lookup: Lo
     if token is not None:
         label = f"[{mail.subject_token_prefix}{token}]"
         if lookup.customer_exists(token):
-            return Route(token, rule="subject", reason=f"Betreff enthält {label}.")
+            number, merged = current(lookup, token)
+            return Route(number, rule="subject", reason=f"Betreff enthält {label}.{merged}")
         return Route(None, rule="none", reason=f"Kundennummer {token} aus dem Betreff {label} ist unbekannt.")
     text = f"{parsed.subject}\n{parsed.text}"
     match = find_customer_number(text, list(vocabulary.customer_number_patterns), lookup.customer_exists)
     if match.number:
-        return Route(match.number, rule="text", reason=f"Kundennummer {match.number} im Text der Mail gefunden.")
+        number, merged = current(lookup, match.number)
+        return Route(number, rule="text", reason=f"Kundennummer {match.number} im Text der Mail gefunden.{merged}")
     by_sender = _route_by_sender(parsed, envelope, lookup)
     if by_sender is not None:
         return by_sender
@@ -197,14 +215,15 @@ def _route_by_address(
     if chosen is None:
         unknown = ", ".join(dict.fromkeys(a.customer_number for a in addresses))
         return Route(None, rule="none", reason=f"Kundennummer {unknown} aus der Adresse ist unbekannt.")
-    reason = f"An {chosen.address} gesendet (Kunde {chosen.customer_number})."
+    number, merged = current(lookup, chosen.customer_number)
+    reason = f"An {chosen.address} gesendet (Kunde {chosen.customer_number}).{merged}"
     hint = match_hint(chosen.hint, vocabulary) if chosen.hint else None
     if chosen.hint and hint is None:
         reason += f" Der Zusatz „{chosen.hint}“ ist weder Dokumentklasse noch Ordner und wurde ignoriert."
     elif hint is not None:
         reason += f" Zusatz „{chosen.hint}“: {hint.document_class or hint.folder}."
     return Route(
-        chosen.customer_number,
+        number,
         document_class=hint.document_class if hint else None,
         folder=hint.folder if hint else None,
         rule="recipient",

@@ -21,13 +21,18 @@ PARAMS: dict[tuple[str, str], list[str]] = {
     ("GET", "/api/v1/config"): [],
     ("GET", "/api/v1/openapi.json"): [],
     ("GET", "/api/docs"): [],
-    ("GET", "/api/v1/customers"): ["q", "limit", "offset"],
+    ("GET", "/api/v1/customers"): ["q", "status", "tag", "group", "branch", "attr.x", "limit", "offset"],
+    ("GET", "/api/v1/customers/attributes"): [],
+    ("POST", "/api/v1/customers/import"): ["dry_run", "update"],  # import and export (issue #14)
+    ("GET", "/api/v1/customers/import/template"): ["format"],
+    ("GET", "/api/v1/customers/export"): ["format", "q", "status", "tag", "group", "branch", "attr.x"],
     ("POST", "/api/v1/customers"): [],
     ("GET", "/api/v1/customers/next-number"): [],
     ("GET", "/api/v1/customers/<number>"): [],
     ("PATCH", "/api/v1/customers/<number>"): [],
     ("PUT", "/api/v1/customers/<number>"): [],
     ("GET", "/api/v1/customers/<number>/file"): [],
+    ("POST", "/api/v1/customers/<number>/merge"): [],  # merging customers (issue #14)
     ("GET", "/api/v1/customers/<number>/gdpr-report"): ["format"],
     ("POST", "/api/v1/customers/<number>/erasure"): [],
     ("GET", "/api/v1/customers/<number>/erasure"): [],
@@ -62,6 +67,10 @@ PARAMS: dict[tuple[str, str], list[str]] = {
     ("DELETE", "/api/v1/documents/<document_id>/legal-hold"): ["reason"],
     ("POST", "/api/v1/customers/<number>/legal-hold"): ["reason"],
     ("DELETE", "/api/v1/customers/<number>/legal-hold"): ["reason"],
+    ("GET", "/api/v1/customers/<number>/timeline"): ["type", "cursor", "limit"],  # timeline (issue #14)
+    ("POST", "/api/v1/customers/<number>/notes"): [],
+    ("PATCH", "/api/v1/customers/<number>/notes/<note_id>"): [],
+    ("GET", "/api/v1/followups"): ["assignee", "due", "limit", "offset"],
     ("GET", "/api/v1/search"): [
         "q", "customer", "class", "folder", "tag", "from", "to", "limit", "offset", "facets", "sort",
     ],
@@ -106,7 +115,8 @@ def document_id(api: Api) -> str:
 
 def _path(rule: str, number: str, document_id: str) -> str:
     path = rule.replace("<number>", number).replace("<document_id>", document_id)
-    return path.replace("<mail_id>", document_id).replace("<run_id>", document_id)
+    path = path.replace("<mail_id>", document_id).replace("<run_id>", document_id)
+    return path.replace("<note_id>", document_id)
 
 
 def _assert_client_error(response: requests.Response, what: str) -> None:

@@ -36,10 +36,15 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/customers"): "customers:write",
     ("GET", "/api/v1/customers"): "customers:read",
     ("GET", "/api/v1/customers/next-number"): "customers:read",
+    ("GET", "/api/v1/customers/attributes"): "customers:read",  # custom attributes, statuses, … (issue 14)
+    ("POST", "/api/v1/customers/import"): "customers:write",  # import and export (issue #14)
+    ("GET", "/api/v1/customers/import/template"): "customers:read",
+    ("GET", "/api/v1/customers/export"): "customers:read",
     ("GET", "/api/v1/customers/<>"): "customers:read",
     ("PATCH", "/api/v1/customers/<>"): "customers:write",
     ("PUT", "/api/v1/customers/<>"): "customers:write",
     ("GET", "/api/v1/customers/<>/file"): "documents:read",
+    ("POST", "/api/v1/customers/<>/merge"): "admin",  # merging customers (issue #14): cannot be undone
     ("GET", "/api/v1/customers/<>/gdpr-report"): "audit:read",  # GDPR (issue #12): it shows the audit trail
     ("POST", "/api/v1/customers/<>/erasure"): "admin",
     ("GET", "/api/v1/customers/<>/erasure"): "audit:read",
@@ -73,6 +78,10 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/documents/<>/legal-hold"): "admin",
     ("POST", "/api/v1/customers/<>/legal-hold"): "admin",
     ("DELETE", "/api/v1/customers/<>/legal-hold"): "admin",
+    ("GET", "/api/v1/customers/<>/timeline"): "customers:read",  # timeline and follow-ups (issue #14)
+    ("POST", "/api/v1/customers/<>/notes"): "customers:write",
+    ("PATCH", "/api/v1/customers/<>/notes/<>"): "customers:write",
+    ("GET", "/api/v1/followups"): "customers:read",
 }
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 PASSWORD = "ein-sehr-geheimes-passwort"
@@ -108,7 +117,7 @@ class Stack:
 
     def url(self, rule: str) -> str:
         path = re.sub(r"<(?:\w+:)?number>", self.customer, rule)
-        path = re.sub(r"<(?:\w+:)?(?:document_|mail_|run_)?id>", self.document, path)  # no such mail: 404
+        path = re.sub(r"<(?:\w+:)?(?:document_|mail_|run_|note_)?id>", self.document, path)  # no such mail: 404
         assert "<" not in path, f"no sample value for {rule}"
         return self.server.url + path
 

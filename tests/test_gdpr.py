@@ -284,3 +284,45 @@ def test_a_legal_hold_on_the_customer_restricts_everything(stack: Stack) -> None
     assert stack.api("anna").get(f"/documents/{note['id']}").json()["restricted"] is True
     master = stack.api("anna").get(f"/customers/{customer}").json()
     assert master["emails"] == [f"s-{tag}@example.org"] and master["erasure_state"] == "restricted"
+
+
+def test_master_data_and_notes_are_reported_and_erased(stack: Stack) -> None:
+    """Issue 14's master data (person, address, contacts, bank account, consents) and the customer's
+    notes are in the Art. 15 report (JSON and PDF) and gone after an Art. 17 erasure, from the
+    catalog and from every object in the store."""
+    tag = uuid.uuid4().hex[:8]
+    anna = stack.api("anna")
+    customer = anna.create_customer(
+        f"Erika{tag} Musterfrau", kind="natural", first_name=f"Erika{tag}", last_name="Musterfrau",
+        birth_date="1970-04-01", addresses=[{"street": f"Gartenweg{tag} 3", "postal_code": "10115", "city": "Berlin"}],
+        contacts=[{"name": f"Max{tag} Musterfrau", "role": "Ehemann", "phones": ["+49 30 1234567"]}],
+        bank_accounts=[{"iban": "DE89370400440532013000"}],
+        consents=[{"purpose": "newsletter", "granted": True, "date": "2026-01-02", "source": "Formular"}],
+    )["number"]
+    note = anna.post(f"/customers/{customer}/notes", json={"type": "call", "text": f"Rueckruf{tag} erbeten"})
+    assert note.status_code == 201, note.text
+
+    body = report(stack, "dora", customer)
+    assert body["customer"]["birth_date"] == "1970-04-01"
+    assert body["customer"]["bank_accounts"][0]["iban"] == "DE89370400440532013000"
+    assert [n["text"] for n in body["notes"]] == [f"Rueckruf{tag} erbeten"]
+    pdf = stack.api("dora").get(f"/customers/{customer}/gdpr-report")
+    assert pdf.status_code == 200
+    text = pdf_text(pdf.content)
+    assert "Geburtsdatum" in text and f"Gartenweg{tag}" in text and f"Rueckruf{tag}" in text
+
+    response = erase(stack, customer, reason="Antrag nach Art. 17, Schreiben vom 02.12.2026")
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "erased"
+    master = anna.get(f"/customers/{customer}").json()
+    assert master["name"] == f"Gelöscht {customer}"
+    for name in ("first_name", "last_name", "birth_date"):
+        assert master.get(name) is None, (name, master)
+    for name in ("addresses", "contacts", "bank_accounts", "consents"):
+        assert master.get(name) == [], (name, master)
+    assert report(stack, "dora", customer)["notes"] == []
+    timeline = anna.get(f"/customers/{customer}/timeline", params={"type": "call"}).json()
+    assert timeline["entries"] == []
+    leaked = [p for p in (stack.data / "objects").rglob("*") if p.is_file()
+              and any(word.encode() in p.read_bytes() for word in (f"Erika{tag}", f"Rueckruf{tag}", f"Gartenweg{tag}"))]
+    assert leaked == []

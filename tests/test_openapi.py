@@ -42,6 +42,7 @@ from dms.validation import clean_text
 from dms.web import create_app
 from dms.web.idempotency import KEY
 from dms.web.openapi.document import openapi_path
+from tests.customer_bodies import valid_customer_body
 from tests.docgen import make_pdf
 from tests.live import LiveServer
 from tests.test_auth_http import ANY, PUBLIC, REQUIRED, shape
@@ -273,9 +274,12 @@ def _as_a_client_would_send_it(case, served: LiveServer, samples: dict[str, str]
     """Valid requests, made meaningful where a JSON Schema cannot say what is valid: references name
     records that exist, a `cursor` is one the server made, `If-Match` the customer's current ETag,
     metadata is sent once (form field or `metadata` part, not both), a manifest has one entry per
-    file, and a customer created by PUT has a name. Everything else stays as generated."""
+    file, a customer created by PUT has a name, and a merge merges two fresh customers. Everything else
+    stays as generated."""
     base = served.url + "/api/v1"
     body = case.body if isinstance(case.body, dict) else None
+    if body is not None and case.path.startswith("/api/v1/customers"):
+        valid_customer_body(body)  # IBAN check digits, VAT ids, postal codes, … (issue 14)
     if body is not None:
         manifest = body.get("manifest") if isinstance(body.get("manifest"), list) else []
         for item in [body, body.get("metadata"), *manifest]:
@@ -293,6 +297,11 @@ def _as_a_client_would_send_it(case, served: LiveServer, samples: dict[str, str]
         page = requests.get(f"{base}/documents", params={"order": order, "limit": 1}, timeout=30).json()
         query["cursor"] = page["next_cursor"] or _oldest_cursor(base)
         query["order"] = "" if page["next_cursor"] is None else order
+    if case.method == "POST" and case.path.endswith("/merge") and body is not None:
+        # a merge cannot be undone: a fresh pair of customers, never the samples (issue #14)
+        pair = [requests.post(f"{base}/customers", json={"name": f"Dublette {uuid.uuid4().hex[:12]}"},
+                              timeout=30).json()["number"] for _ in range(2)]
+        case.path_parameters["number"], body["into"] = pair
     number = (case.path_parameters or {}).get("number")
     if number is not None and case.method in ("PUT", "PATCH"):
         current = requests.get(f"{base}/customers/{number}", timeout=30)

@@ -115,7 +115,7 @@ def test_rebuild_restores_catalog_and_search_from_the_store(settings: Settings, 
     catalog.create_schema()
     index = EmbeddedSearchIndex(tmp_path / "rebuilt-search.db")
     counts = rebuild_and_compare(before, source.store, settings, catalog, index)
-    assert counts == {"customers": 2, "documents": 5, "versions": 6, "skipped": 0}
+    assert counts == {"customers": 2, "documents": 5, "versions": 6, "skipped": 0, "notes": 0}
     catalog.close()
 
 
@@ -141,7 +141,7 @@ def test_rebuild_keeps_documents_whose_sidecars_are_incomplete(services: Service
     catalog = Catalog(f"sqlite:///{tmp_path / 'rebuilt.db'}")
     catalog.create_schema()
     counts = rebuild_catalog(services.store, catalog)
-    assert counts == {"customers": 0, "documents": 2, "versions": 2, "skipped": 0}
+    assert counts == {"customers": 0, "documents": 2, "versions": 2, "skipped": 0, "notes": 0}
     orphan = catalog.get_document(filed)
     assert (orphan.customer_number, orphan.status) == (None, "needs_review")
     assert customer.number in (orphan.status_reason or "")

@@ -15,6 +15,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
+from dms.app.branches import check_customer_number
 from dms.app.principal import AUDIT_READ, Principal, require
 from dms.app.services import Services
 from dms.catalog.audit import AuditFilter, ChainReport
@@ -92,6 +93,7 @@ def entries(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Entries matching `where`, newest first, and the cursor of the next page (None: no more)."""
     require(principal, AUDIT_READ)
+    check_customer_number(services, principal, where.customer_number)  # branch scoping: 404
     found = services.catalog.audit.page(where, limit=limit + 1)
     page, more = found[:limit], len(found) > limit
     filters = {key: value for key, value in vars(where).items() if value is not None}

@@ -13,6 +13,8 @@ from dms import sidecars
 from dms import validation as v
 from dms.app.audit import changes as audit_changes
 from dms.app.audit import record
+from dms.app.branches import check_customer_number, check_document, list_scope, scoped_customer
+from dms.app.customer_status import after_filing
 from dms.app.principal import AUDIT_READ, DOCUMENTS_READ, DOCUMENTS_WRITE, Principal, require
 from dms.app.retention import after_change
 from dms.app.services import Services
@@ -33,18 +35,19 @@ def sees_restricted(principal: Principal) -> bool:
     return principal.can(AUDIT_READ)
 
 
-def visible(principal: Principal, document: Document) -> Document:
-    """`document`, or NotFound when it is restricted and `principal` may not see it."""
+def visible(services: Services, principal: Principal, document: Document) -> Document:
+    """`document`, or NotFound when it is restricted (GDPR) and `principal` may not see it, or belongs
+    to a customer of a branch that is not the principal's (branch scoping)."""
     if document.restricted and not sees_restricted(principal):
         raise NotFound(f"Dokument {document.id} existiert nicht.", code="document_not_found")
-    return document
+    return check_document(services, principal, document)
 
 
 def get_document(services: Services, principal: Principal, document_id: str) -> tuple[Document, list[DocumentEvent]]:
     """A document with its status events."""
     require(principal, DOCUMENTS_READ)
     documents = services.catalog.documents
-    document = visible(principal, documents.get(document_id))
+    document = visible(services, principal, documents.get(document_id))
     events = documents.events(document_id)
     record(services, principal, "document.read", "document", document_id)
     return document, events
@@ -56,7 +59,7 @@ def document_status(services: Services, principal: Principal, document_id: str) 
     Not audited: it shows no content and no metadata, and upload pages ask for it every second
     while a document is processed (a read of the document itself is audited, `get_document`)."""
     require(principal, DOCUMENTS_READ)
-    document = visible(principal, services.catalog.documents.get(document_id))
+    document = visible(services, principal, services.catalog.documents.get(document_id))
     latest = document.versions[-1].number if document.versions else None
     return {"id": document.id, "status": document.status, "status_reason": document.status_reason, "version": latest}
 
@@ -70,6 +73,10 @@ def related_documents(services: Services, principal: Principal, document_id: str
     for link in services.catalog.relations.related(document_id):
         restricted, trashed = link.pop("restricted"), link.pop("trashed")
         if link["title"] is None or trashed or (restricted and not sees_restricted(principal)):
+            continue
+        try:
+            check_customer_number(services, principal, link.get("customer_number"))
+        except NotFound:  # a customer of another branch (branch scoping)
             continue
         shown.append(link)
     return shown
@@ -126,6 +133,8 @@ def list_documents(
     require(principal, DOCUMENTS_READ)
     if status is not None and status not in STATUSES:
         raise ValidationError(f"Unbekannter Status {v.quote(status)!r}.", field="status")
+    check_customer_number(services, principal, customer_number)
+    scope = list_scope(services, principal, None)
     after = None
     if cursor is not None:
         cursor_order, after = decode_cursor(cursor)
@@ -136,7 +145,7 @@ def list_documents(
     where = DocumentFilter(
         customer_number=customer_number, status=status, folder=folder, document_class=document_class,
         external_id=external_id, updated_since=updated_since, after_seq=after, oldest_first=order == "oldest",
-        include_restricted=sees_restricted(principal),
+        include_restricted=sees_restricted(principal), **scope,
     )
     found = services.catalog.documents.page(where, limit=limit + 1, offset=offset)
     documents, has_more = found[:limit], len(found) > limit
@@ -146,7 +155,7 @@ def list_documents(
 
 
 def _version(services: Services, document_id: str, number: int | None, principal: Principal) -> tuple[Version, bytes]:
-    version = visible(principal, services.catalog.documents.get(document_id)).version(number)
+    version = visible(services, principal, services.catalog.documents.get(document_id)).version(number)
     if version is None:
         raise NotFound(f"Version {number} von Dokument {document_id} existiert nicht.", code="version_not_found")
     return version, services.store.get(version.storage_key)
@@ -198,7 +207,7 @@ def refile(services: Services, principal: Principal, document_id: str, body: dic
     changes = v.document_changes(body)
     settings = services.settings
     documents = services.catalog.documents
-    document = documents.get(document_id)
+    document = visible(services, principal, documents.get(document_id))
     customer_number = changes.get("customer_number", document.customer_number)
     document_class = changes.get("document_class", document.document_class)
     if document_class is not None and document_class not in settings.document_classes:
@@ -206,7 +215,7 @@ def refile(services: Services, principal: Principal, document_id: str, body: dic
     customer = None
     if customer_number is not None:
         try:
-            customer = services.catalog.customers.get(str(customer_number))
+            customer = scoped_customer(services, principal, str(customer_number))
         except NotFound as exc:
             raise ValidationError(exc.message, code="customer_not_found", field="customer_number") from exc
     folder = changes.get("folder")
@@ -241,6 +250,8 @@ def refile(services: Services, principal: Principal, document_id: str, body: dic
     kept = ("customer_number", "folder", "document_class", "title", "tags", "status")
     old_new = audit_changes({k: getattr(document, k) for k in kept}, {k: getattr(updated, k) for k in kept})
     record(services, principal, "document.refile", "document", document_id, fields=sorted(changes), **old_new)
+    if updated.status == DocumentStatus.FILED:
+        after_filing(services, document_id)  # [customers] auto_status_on_invoice (issue 14)
     return updated
 
 
@@ -255,7 +266,7 @@ def update_fields(services: Services, principal: Principal, document_id: str, fi
     require(principal, DOCUMENTS_WRITE)
     sent = v.fields_field(fields)
     documents = services.catalog.documents
-    document = visible(principal, documents.get(document_id))
+    document = visible(services, principal, documents.get(document_id))
     kept = {k: value for k, value in document.fields.items() if k in v.RESERVED_FIELDS}
     old = {k: value for k, value in document.fields.items() if k not in v.RESERVED_FIELDS}
     new: dict[str, Any] = {}
@@ -293,7 +304,7 @@ def edit_document(
     by `refile` (customer, class, folder, title, tags) and `update_fields` (`fields`, when given),
     each audited. Everything is validated before anything changes. (document, names changed)."""
     require(principal, DOCUMENTS_WRITE)
-    document = visible(principal, services.catalog.documents.get(document_id))
+    document = visible(services, principal, services.catalog.documents.get(document_id))
     wanted = v.document_changes(body)
     if fields is not None:
         v.fields_field(fields)

@@ -30,13 +30,16 @@ from typing import Any
 
 from dms import sidecars
 from dms.app.audit import record
+from dms.app.branches import scoped_customer
 from dms.app.deletion import hold_on, purge, retained_until
 from dms.app.documents import reindex_document
+from dms.app.notes import erase_notes
 from dms.app.principal import ADMIN, AUDIT_READ, Principal, require
 from dms.app.retention import retention_of
 from dms.app.services import Services
 from dms.catalog.engine import utcnow
 from dms.catalog.erasures import DONE, FAILED, ErasureRequest
+from dms.catalog.notes import NoteRepository
 from dms.domain import Customer, Document, DocumentStatus
 from dms.errors import Conflict, NotFound, ValidationError
 from dms.storage import keys
@@ -55,7 +58,22 @@ KEPT_WITH_DOCUMENTS = {
             "sie müssen bis zum Ende ihrer Aufbewahrungsfrist zuzuordnen sein (§ 147 AO, § 257 HGB).",
     "kind": "Gehört zur Zuordnung der aufbewahrten Dokumente.",
 }
+KEPT_WITH_DOCUMENTS.update({
+    "first_name, last_name": "Teil des Namens, unter dem die aufbewahrten Dokumente gebucht sind.",
+    "addresses, legal_form, register_court, register_number, vat_id": "Stehen auf den aufbewahrten Belegen "
+    "(Rechnungsanschrift, USt-IdNr.) und gehören zu ihrer Zuordnung bis zum Ende der Aufbewahrungsfrist.",
+})
 KEPT_ALONE = {"number": "Schlüssel der Akte und des Audit-Protokolls (enthält keine weiteren Personendaten)."}
+# personal data no retained document needs: cleared at once (issue 14's master data included)
+CLEARED_WITH_DOCUMENTS: dict[str, Any] = {
+    "emails": [], "tags": [], "salutation": None, "title": None, "birth_date": None, "external_number": None,
+    "contacts": [], "bank_accounts": [], "consents": [], "communication": {}, "attributes": {},
+}
+# with nothing left to keep: everything personal
+CLEARED_ALONE: dict[str, Any] = {
+    **CLEARED_WITH_DOCUMENTS, "first_name": None, "last_name": None, "legal_form": None, "register_court": None,
+    "register_number": None, "vat_id": None, "addresses": [],
+}
 
 
 # --- Art. 15: the report ----------------------------------------------------------------------------
@@ -64,7 +82,7 @@ KEPT_ALONE = {"number": "Schlüssel der Akte und des Audit-Protokolls (enthält 
 def report(services: Services, principal: Principal, number: str) -> dict[str, Any]:
     """Everything we hold about customer `number` (see the module docstring), as a JSON-able dict."""
     require(principal, AUDIT_READ)
-    customer = services.catalog.customers.get(number)
+    customer = scoped_customer(services, principal, number)
     documents = services.catalog.erasures.documents_of(number)
     record(services, principal, "customer.gdpr_report", "customer", number, documents=len(documents))
     mails = services.catalog.mail.list(customer_number=number, limit=MAX_MAILS)
@@ -83,6 +101,7 @@ def report(services: Services, principal: Principal, number: str) -> dict[str, A
         "erasure": latest.to_dict() if latest else None,
         "documents": [_document(services, d, locks.get(d.id, [])) for d in documents],
         "mail": [_mail(m) for m in mails],
+        "notes": [note.to_dict() for note in NoteRepository(services.catalog.db).of_customer(number)],
         "accesses": [_access(e) for e in accesses],
     }
 
@@ -129,7 +148,7 @@ def _access(entry: dict[str, Any]) -> dict[str, Any]:
 def erasure(services: Services, principal: Principal, number: str) -> ErasureRequest:
     """The customer's latest erasure request with its steps (NotFound when there is none)."""
     require(principal, AUDIT_READ)
-    services.catalog.customers.get(number)
+    scoped_customer(services, principal, number)
     latest = services.catalog.erasures.latest(number)
     if latest is None:
         raise NotFound(f"Für Kunde {number} gibt es keinen Löschantrag.", code="erasure_not_found")
@@ -149,7 +168,7 @@ def erase(services: Services, principal: Principal, number: str, reason: Any) ->
     """Erase customer `number` as far as the law allows (see the module docstring); the request."""
     require(principal, ADMIN)
     reason = _reason(reason)
-    customer = services.catalog.customers.get(number)
+    customer = scoped_customer(services, principal, number)
     erasures = services.catalog.erasures
     request = erasures.create(number, reason=reason, requested_by=principal.name, legal_hold=customer.legal_hold)
     record(services, principal, "customer.erasure_requested", "customer", number, reason=reason,
@@ -210,6 +229,12 @@ def _erase_document(services: Services, principal: Principal, request: ErasureRe
     return 1
 
 
+def _present(customer: Customer, cleared: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `cleared` that hold something on `customer` (names are always cleared lists)."""
+    return {name: empty for name, empty in cleared.items()
+            if name in ("emails", "tags") or getattr(customer, name) not in (None, [], {}, "")}
+
+
 def _master_data(
     services: Services, principal: Principal, request: ErasureRequest, customer: Customer, remaining: int
 ) -> tuple[dict[str, str], str, str]:
@@ -225,17 +250,20 @@ def _master_data(
         changes: dict[str, Any] = {}
     elif remaining:
         kept = dict(KEPT_WITH_DOCUMENTS)
-        changes = {"emails": [], "tags": []}
+        changes = _present(customer, CLEARED_WITH_DOCUMENTS)
         explanation = (
             f"{remaining} Dokumente unterliegen einer Aufbewahrungspflicht und sind bis zu deren Ablauf eingeschränkt "
-            "(nur für Administratoren und Prüfer sichtbar); der Löschlauf löscht sie danach. E-Mail-Adressen und "
-            "Schlagworte wurden gelöscht; behalten: " + ", ".join(sorted(kept)) + ". Nach dem Löschlauf den "
+            "(nur für Administratoren und Prüfer sichtbar); der Löschlauf löscht sie danach. E-Mail-Adressen, "
+            "Schlagworte, Ansprechpartner, Bankverbindungen, Einwilligungen, Geburtsdatum, eigene Felder und "
+            "Notizen wurden gelöscht; behalten: " + ", ".join(sorted(kept)) + ". Nach dem Löschlauf den "
             "Antrag wiederholen, um auch diese zu anonymisieren."
         )
     else:
         kept = dict(KEPT_ALONE)
-        changes = {"name": f"Gelöscht {number}", "emails": [], "tags": []}
-        explanation = "Alle Dokumente wurden gelöscht und die Stammdaten anonymisiert; behalten: Kundennummer."
+        changes = {"name": f"Gelöscht {number}", **_present(customer, CLEARED_ALONE)}
+        explanation = ("Alle Dokumente und Notizen wurden gelöscht und die Stammdaten anonymisiert; behalten: "
+                       "Kundennummer.")
+    notes = 0 if customer.legal_hold else erase_notes(services, number)  # notes, calls, visits: personal data
     outcome = RESTRICTED if remaining or customer.legal_hold else ERASED
     updated = services.catalog.customers.update(number, erasure_state=outcome, **changes)
     if changes:
@@ -243,8 +271,8 @@ def _master_data(
         services.store.delete(keys.customer_key(updated.id))
     sidecars.write_customer(services.store, updated)
     services.catalog.erasures.add_step(request.id, "anonymise", None, fields=sorted(changes), kept=sorted(kept),
-                                       erasure_state=outcome)
+                                       erasure_state=outcome, notes_deleted=notes)
     # no old values here: the audit trail must not keep what was erased
     record(services, principal, "customer.anonymise", "customer", number, erasure_id=request.id,
-           fields=sorted(changes), kept=sorted(kept), erasure_state=outcome)
+           fields=sorted(changes), kept=sorted(kept), erasure_state=outcome, notes_deleted=notes)
     return kept, explanation, outcome

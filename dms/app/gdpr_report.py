@@ -108,6 +108,25 @@ def _retention(document: dict[str, Any]) -> str:
     return "; ".join(parts) or "keine Aufbewahrungspflicht"
 
 
+MASTER_LABELS = {  # the master data of issue 14, in the report's order
+    "salutation": "Anrede", "title": "Titel", "first_name": "Vorname", "last_name": "Nachname",
+    "birth_date": "Geburtsdatum", "legal_form": "Rechtsform", "register_court": "Registergericht",
+    "register_number": "Registernummer", "vat_id": "USt-IdNr.", "external_number": "Externe Nummer",
+    "branch": "Filiale", "groups": "Gruppen", "addresses": "Anschriften", "contacts": "Ansprechpartner",
+    "bank_accounts": "Bankverbindungen", "consents": "Einwilligungen", "communication": "Kommunikation",
+    "attributes": "Eigene Felder",
+}
+
+
+def _value(value: Any) -> str:
+    """A master data value as text: lists one item per line, objects as `key: value` pairs."""
+    if isinstance(value, list):
+        return "\n".join(_value(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_value(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    return str(value)
+
+
 def render_pdf(data: dict[str, Any]) -> bytes:
     """The report `data` (dms.app.gdpr.report) as PDF bytes."""
     customer = data["customer"]
@@ -125,6 +144,8 @@ def render_pdf(data: dict[str, Any]) -> bytes:
         ("Löschstatus", customer.get("erasure_state") or "–"),
         ("Löschung beantragt am", _time(customer.get("erasure_requested_at"))),
     ]
+    master += [(MASTER_LABELS.get(name, name), _value(customer[name])) for name in MASTER_LABELS
+               if customer.get(name) not in (None, "", [], {})]
     story += _table(["Feld", "Wert"], [list(pair) for pair in master], [60, 200])
     erasure = data.get("erasure")
     if erasure:
@@ -147,6 +168,14 @@ def render_pdf(data: dict[str, Any]) -> bytes:
         ([_time(m["received_at"]), m["sender"], m["recipients"], m["subject"], m["status"], m["documents"]]
          for m in mails),
         [28, 45, 45, 70, 20, 59],
+    )
+    notes = data.get("notes", [])
+    story += [Paragraph(f"Notizen, Anrufe und Besuche ({len(notes)})", H2)]
+    story += _table(
+        ["Zeit", "Art", "Von", "Text", "Wiedervorlage", "Zuständig"],
+        ([_time(n["at"]), n["type"], n["author"], n["text"], n.get("due") or "", n.get("assignee") or ""]
+         for n in notes),
+        [28, 16, 30, 140, 22, 31],
     )
     accesses = data["accesses"]
     story += [Paragraph(f"Zugriffe und Änderungen laut Audit-Protokoll ({len(accesses)})", H2)]

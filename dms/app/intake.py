@@ -15,6 +15,7 @@ from typing import Any
 
 from dms import sidecars
 from dms.app.audit import record
+from dms.app.branches import check_customer_number
 from dms.app.principal import DOCUMENTS_WRITE, Principal, require
 from dms.app.services import Services
 from dms.app.tasks import queue_ingest
@@ -134,6 +135,10 @@ def receive(services: Services, principal: Principal, upload: Upload) -> Receipt
     between processes). Otherwise a new document (`created`)."""
     require(principal, DOCUMENTS_WRITE)
     _validate(services, upload)
+    try:
+        check_customer_number(services, principal, upload.customer_number)  # branch scoping
+    except NotFound as exc:
+        raise ValidationError(exc.message, code="customer_not_found", field="customer_number") from exc
     sha256 = hashlib.sha256(upload.data).hexdigest()
     for _ in range(3):
         if upload.external_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dms.app.audit import record
+from dms.app.branches import visible_numbers
 from dms.app.documents import sees_restricted
 from dms.app.principal import DOCUMENTS_READ, Principal, require
 from dms.app.services import Services
@@ -24,7 +25,8 @@ def search(services: Services, principal: Principal, query: SearchQuery, *, face
     if query.sort not in SORTS:
         raise ValidationError(f"sort muss einer von {', '.join(SORTS)} sein.", field="sort")
     check_length(query.text, SearchLimits.from_settings(services.settings))
-    query = replace(query, text=clean_text(query.text), include_restricted=sees_restricted(principal))
+    query = replace(query, text=clean_text(query.text), include_restricted=sees_restricted(principal),
+                    customers=visible_numbers(services, principal))
     result = services.index.search(query)
     if facets:
         result.facets = services.index.facets(query)

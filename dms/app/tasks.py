@@ -28,6 +28,10 @@ def _ingest_process(services: Services, document_id: str, version: int, force: b
     from ingest.pipeline import process_version  # the stages load heavy libraries: only when a task runs
 
     ctx = process_version(services, document_id, int(version), force=force)
+    if ctx.status == DocumentStatus.FILED:
+        from dms.app.customer_status import after_filing
+
+        after_filing(services, document_id)  # [customers] auto_status_on_invoice (issue 14)
     return {"document_id": document_id, "version": ctx.version, "status": ctx.status}
 
 

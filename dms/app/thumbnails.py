@@ -62,7 +62,7 @@ def thumbnail(services: Services, principal: Principal, document_id: str, number
     """The thumbnail of a version (the latest when `number` is None); NotFound `no_thumbnail` when
     it cannot be drawn."""
     require(principal, DOCUMENTS_READ)
-    document = visible(principal, services.catalog.documents.get(document_id))
+    document = visible(services, principal, services.catalog.documents.get(document_id))
     version = document.version(number)
     if version is None:
         raise NotFound(f"Version {number} von Dokument {document_id} existiert nicht.", code="version_not_found")

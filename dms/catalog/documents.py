@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import false, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,10 @@ class DocumentFilter:
     after_seq: int | None = None
     oldest_first: bool = False
     include_restricted: bool = True  # False: without GDPR-restricted documents (dms/app/gdpr.py)
+    # branch scoping (dms/app/branches.py): only documents of no customer or of customers of these
+    # branches (`unset_branch`: customers without a branch too); None: all
+    branches: frozenset[str] | None = None
+    unset_branch: bool = False
 
 
 def _customer_id(s: Session, number: str | None) -> str | None:
@@ -321,6 +325,12 @@ class DocumentRepository:
             stmt = stmt.where(DocumentRow.updated_at >= where.updated_since)
         if not where.include_restricted:
             stmt = stmt.where(DocumentRow.restricted.is_(False))
+        if where.branches is not None:
+            inside = CustomerRow.branch.in_(sorted(where.branches)) if where.branches else false()
+            if where.unset_branch:
+                inside = or_(inside, CustomerRow.branch.is_(None))
+            allowed = select(CustomerRow.id).where(inside)
+            stmt = stmt.where(or_(DocumentRow.customer_id.is_(None), DocumentRow.customer_id.in_(allowed)))
         if where.after_seq is not None:
             after = DocumentRow.seq > where.after_seq if where.oldest_first else DocumentRow.seq < where.after_seq
             stmt = stmt.where(after)

@@ -45,6 +45,29 @@ class CustomerRow(Base):
     legal_hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     erasure_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     erasure_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Master data (issue 14, migration 0013; NULL for customers from before it).
+    salutation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    title: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    first_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    legal_form: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    register_court: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    register_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    vat_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The number in an older system or the ERP: unique when set.
+    external_number: Mapped[str | None] = mapped_column(String(64), unique=True, index=True, nullable=True)
+    branch: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    groups: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    addresses: Mapped[list[dict] | None] = mapped_column(JSON, nullable=True)
+    contacts: Mapped[list[dict] | None] = mapped_column(JSON, nullable=True)
+    bank_accounts: Mapped[list[dict] | None] = mapped_column(JSON, nullable=True)
+    consents: Mapped[list[dict] | None] = mapped_column(JSON, nullable=True)
+    communication: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    attributes: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The normalised name and main address (dms.masterdata name_key/address_key), for duplicate search.
+    name_key: Mapped[str | None] = mapped_column(String(300), index=True, nullable=True)
+    address_key: Mapped[str | None] = mapped_column(String(500), index=True, nullable=True)
     # Incremented by every update (the ORM checks it: an update of a stale row fails); part of the ETag.
     row_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
@@ -321,6 +344,9 @@ class ErasureStepRow(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-# Users and API tokens live in dms/identity/models.py on this Base: imported here so that
-# create_all and the migration checks see every table.
+# Users and API tokens live in dms/identity/models.py, the aliases of merged customers in
+# dms/catalog/customer_aliases.py, customer notes in dms/catalog/note_models.py, on this Base:
+# imported here so that create_all and the migration checks see every table.
+from dms.catalog import customer_aliases as _customer_aliases  # noqa: E402, F401
+from dms.catalog import note_models as _note_models  # noqa: E402, F401
 from dms.identity import models as _identity_models  # noqa: E402, F401

@@ -22,6 +22,8 @@ class UserRow(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the branches (Filialen) whose customers the user sees with `[customers] branch_scoping`
+    branches: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class ApiTokenRow(Base):
@@ -40,6 +42,7 @@ class ApiTokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    branches: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # as a user's
 
 
 class WebSessionRow(Base):

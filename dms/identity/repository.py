@@ -29,6 +29,8 @@ TOKEN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # last_login_at / last_used_at are written at most this often per user or token, so that every
 # authenticated GET does not become a database write
 TOUCH_INTERVAL = timedelta(seconds=60)
+MAX_BRANCH = 64  # as `customers.branch`
+MAX_BRANCHES = 100
 
 
 def utcnow() -> datetime:
@@ -51,13 +53,14 @@ class User:
     has_password: bool
     created_at: datetime
     last_login_at: datetime | None
+    branches: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
         return cls(
             username=row.username, display_name=row.display_name, role=row.role, active=row.active,
             has_password=row.password_hash is not None, created_at=aware(row.created_at),  # type: ignore[arg-type]
-            last_login_at=aware(row.last_login_at),
+            last_login_at=aware(row.last_login_at), branches=tuple(row.branches or ()),
         )
 
 
@@ -71,13 +74,14 @@ class ApiToken:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    branches: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: ApiTokenRow) -> ApiToken:
         return cls(
             id=row.id, name=row.name, scopes=tuple(row.scopes), created_at=aware(row.created_at),  # type: ignore[arg-type]
             created_by=row.created_by, expires_at=aware(row.expires_at), last_used_at=aware(row.last_used_at),
-            revoked_at=aware(row.revoked_at),
+            revoked_at=aware(row.revoked_at), branches=tuple(row.branches or ()),
         )
 
     def usable(self, now: datetime | None = None) -> bool:
@@ -87,6 +91,16 @@ class ApiToken:
 
 def normalise_username(username: str) -> str:
     return (username or "").strip().lower()
+
+
+def branch_names(branches: list[str] | tuple[str, ...]) -> list[str]:
+    """Branch names as stored (trimmed, each once, sorted); which names exist is the configuration's
+    business (`[customers] branches`), checked by the caller."""
+    names = sorted({str(b).strip() for b in branches if str(b).strip()})
+    if any(len(name) > MAX_BRANCH for name in names) or len(names) > MAX_BRANCHES:
+        raise ValidationError(f"Höchstens {MAX_BRANCHES} Filialen mit je höchstens {MAX_BRANCH} Zeichen.",
+                              field="branches")
+    return names
 
 
 class IdentityRepository:
@@ -113,7 +127,8 @@ class IdentityRepository:
 
     # --- users ----------------------------------------------------------------------------
 
-    def add_user(self, username: str, role: str, *, display_name: str | None = None, actor: str = "cli") -> User:
+    def add_user(self, username: str, role: str, *, display_name: str | None = None, actor: str = "cli",
+                 branches: list[str] | tuple[str, ...] = ()) -> User:
         username = normalise_username(username)
         if not USERNAME_RE.match(username):
             raise ValidationError(
@@ -123,15 +138,17 @@ class IdentityRepository:
         if role not in ROLES:
             raise ValidationError(f"Unbekannte Rolle {role!r}: erlaubt sind {', '.join(ROLES)}.", field="role")
         display_name = (display_name or "").strip()[:200] or username
+        names = branch_names(branches)
         row = UserRow(username=username, display_name=display_name, role=role, active=True, password_hash=None,
-                      created_at=utcnow(), last_login_at=None)
+                      created_at=utcnow(), last_login_at=None, branches=names or None)
         try:
             with self.session() as s:
                 if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
                     raise Conflict(f"Den Benutzer {username!r} gibt es bereits.", code="user_exists")
                 s.add(row)
                 s.flush()
-                self._audit(s, actor, "user.create", "user", username, role=role)
+                self._audit(s, actor, "user.create", "user", username, role=role,
+                            **({"branches": names} if names else {}))
         except IntegrityError as exc:  # a parallel add of the same name
             raise Conflict(f"Den Benutzer {username!r} gibt es bereits.", code="user_exists") from exc
         return User.from_row(row)
@@ -168,6 +185,18 @@ class IdentityRepository:
                 self._audit(s, actor, "user.role", "user", row.username, old={"role": old}, new={"role": role})
             return User.from_row(row)
 
+    def set_branches(self, username: str, branches: list[str] | tuple[str, ...], *, actor: str = "cli") -> User:
+        """The branches whose customers the user sees (audited `user.branches` with old and new)."""
+        names = branch_names(branches)
+        with self.session() as s:
+            row = self._user_row(s, username)
+            old = list(row.branches or [])
+            if old != names:
+                row.branches = names or None
+                self._audit(s, actor, "user.branches", "user", row.username, old={"branches": old},
+                            new={"branches": names})
+            return User.from_row(row)
+
     def set_password(self, username: str, password: str, *, actor: str = "cli") -> User:
         password_hash = credentials.hash_password(password)  # outside the transaction: it takes a while
         with self.session() as s:
@@ -202,7 +231,7 @@ class IdentityRepository:
 
     def create_token(
         self, name: str, scopes: list[str] | tuple[str, ...], *, expires_at: datetime | None = None,
-        actor: str = "cli",
+        actor: str = "cli", branches: list[str] | tuple[str, ...] = (),
     ) -> tuple[ApiToken, str]:
         """A new token; returns its record and the token itself, which is shown once and never stored."""
         name = (name or "").strip()
@@ -216,10 +245,11 @@ class IdentityRepository:
             raise ValidationError(
                 f"Ungültige Scopes {unknown or '(keine)'}: erlaubt sind {', '.join(PERMISSIONS)}.", field="scope"
             )
+        names = branch_names(branches)
         token_id, token = credentials.new_token()
         row = ApiTokenRow(
             id=token_id, name=name, scopes=scopes, secret_hash=credentials.hash_token(token), created_at=utcnow(),
-            created_by=actor, expires_at=expires_at, last_used_at=None, revoked_at=None,
+            created_by=actor, expires_at=expires_at, last_used_at=None, revoked_at=None, branches=names or None,
         )
         with self.session() as s:
             active = s.scalar(select(ApiTokenRow.id).where(ApiTokenRow.name == name, ApiTokenRow.revoked_at.is_(None)))
@@ -228,7 +258,8 @@ class IdentityRepository:
             s.add(row)
             s.flush()
             self._audit(s, actor, "token.create", "token", name, scopes=scopes, token_id=token_id,
-                        expires_at=expires_at.isoformat() if expires_at else None)
+                        expires_at=expires_at.isoformat() if expires_at else None,
+                        **({"branches": names} if names else {}))
         return ApiToken.from_row(row), token
 
     def list_tokens(self, *, include_revoked: bool = False) -> list[ApiToken]:

@@ -14,10 +14,16 @@ DOCUMENTS_READ = "documents:read"
 DOCUMENTS_WRITE = "documents:write"
 CUSTOMERS_READ = "customers:read"
 CUSTOMERS_WRITE = "customers:write"
+CUSTOMERS_BANK = "customers:bank"  # see customers' IBANs in full (issue 14); without it they are masked
+# with `[customers] branch_scoping`: the customers of every branch, not only of one's own (issue 14)
+CUSTOMERS_ALL_BRANCHES = "customers:all_branches"
 AUDIT_READ = "audit:read"
 ADMIN = "admin"
 
-PERMISSIONS: tuple[str, ...] = (DOCUMENTS_READ, DOCUMENTS_WRITE, CUSTOMERS_READ, CUSTOMERS_WRITE, AUDIT_READ, ADMIN)
+PERMISSIONS: tuple[str, ...] = (
+    DOCUMENTS_READ, DOCUMENTS_WRITE, CUSTOMERS_READ, CUSTOMERS_WRITE, CUSTOMERS_BANK, CUSTOMERS_ALL_BRANCHES,
+    AUDIT_READ, ADMIN,
+)
 
 ROLES: dict[str, frozenset[str]] = {
     # everything, including users, tokens and settings

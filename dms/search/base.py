@@ -40,6 +40,8 @@ class SearchQuery:
     offset: int = 0
     sort: str = RELEVANCE  # one of SORTS; without search words both list newest first
     include_restricted: bool = False  # restricted documents (GDPR Art. 17) only for admins and auditors
+    # branch scoping: only documents of these customers or of none (the Posteingang); None: all
+    customers: tuple[str, ...] | None = None
 
 
 @dataclass

@@ -176,6 +176,9 @@ class EmbeddedSearchIndex:
         if query.customer:
             where.append("e.customer_number = ?")
             params.append(str(query.customer))
+        if query.customers is not None:
+            where.append("(e.customer_number IS NULL OR e.customer_number IN (SELECT value FROM json_each(?)))")
+            params.append(json.dumps(list(query.customers)))
         if query.document_class:
             where.append("e.document_class = ?")
             params.append(query.document_class)

@@ -81,6 +81,11 @@ def filters(query: SearchQuery) -> list[dict[str, Any]]:
         out.append({"bool": {"must_not": [{"term": {"restricted": True}}]}})
     if query.customer:
         out.append({"term": {"customer_number": str(query.customer)}})
+    if query.customers is not None:  # branch scoping: these customers' documents, or no customer's
+        out.append({"bool": {"should": [
+            {"terms": {"customer_number": list(query.customers)}},
+            {"bool": {"must_not": [{"exists": {"field": "customer_number"}}]}},
+        ], "minimum_should_match": 1}})
     if query.document_class:
         out.append({"term": {"document_class": query.document_class}})
     if query.folder:

@@ -178,7 +178,8 @@ def _from_token(identity: _Identity, token: str) -> AuthenticatedPrincipal:
     if _stale(api_token.last_used_at, now):  # no write (no SQLite write lock) on most requests
         identity.repository.touch_token(api_token.id, now)
     return AuthenticatedPrincipal(
-        f"token:{api_token.name}", frozenset(), kind="token", permissions=frozenset(api_token.scopes)
+        f"token:{api_token.name}", frozenset(), kind="token", permissions=frozenset(api_token.scopes),
+        branches=frozenset(api_token.branches),
     )
 
 
@@ -202,9 +203,7 @@ def _from_basic(identity: _Identity, value: str) -> AuthenticatedPrincipal:
     now = utcnow()
     if _stale(user.last_login_at, now):
         identity.repository.touch_login(user.username, now)
-    return AuthenticatedPrincipal(
-        user.username, frozenset({user.role}), kind="user", permissions=ROLES.get(user.role, frozenset())
-    )
+    return _user_principal(user)
 
 
 def _authenticate_users(services: Any) -> AuthenticatedPrincipal:
@@ -261,7 +260,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def _user_principal(user: Any) -> AuthenticatedPrincipal:
     return AuthenticatedPrincipal(
-        user.username, frozenset({user.role}), kind="user", permissions=ROLES.get(user.role, frozenset())
+        user.username, frozenset({user.role}), kind="user", permissions=ROLES.get(user.role, frozenset()),
+        branches=frozenset(user.branches),
     )
 
 

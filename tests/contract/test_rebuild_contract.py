@@ -27,4 +27,4 @@ def test_rebuild_from_the_store_alone(store, catalog, index, tmp_path: Path) -> 
     assert not any(index.search(SearchQuery(text=q)).hits for q in QUERIES)
 
     counts = rebuild_and_compare(before, store, settings, catalog, index)
-    assert counts == {"customers": 2, "documents": 5, "versions": 6, "skipped": 0}
+    assert counts == {"customers": 2, "documents": 5, "versions": 6, "skipped": 0, "notes": 0}

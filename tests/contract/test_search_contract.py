@@ -144,3 +144,12 @@ def test_facets_count_the_matches(filled) -> None:
     assert everything["customer"] == [("10001", 2), ("10002", 1)]
     assert dict(everything["folder"]) == {"04 Rechnungen": 1, "02 Korrespondenz": 1, "03 Angebote & Aufträge": 1}
     assert filled.facets(SearchQuery(text="Häuser", customer="10002"))["class"] == [("Korrespondenz", 1)]
+
+
+def test_branch_scoping_limits_hits_and_facets_to_the_allowed_customers(filled) -> None:
+    filled.index(entry("inbox", "Häuser ohne Kunden im Posteingang", customer_number=None))
+    assert ids(filled.search(SearchQuery(text="Häuser", customers=("10002",)))) == {"letter", "inbox"}
+    assert ids(filled.search(SearchQuery(text="Häuser", customers=()))) == {"inbox"}  # only the Posteingang
+    assert ids(filled.search(SearchQuery(text="Häuser", customers=None))) == {"letter", "offer", "inbox"}
+    assert filled.facets(SearchQuery(customers=("10001",)))["customer"] == [("10001", 2)]
+    assert filled.search(SearchQuery(text="Häuser", customers=("10001",))).total == 2

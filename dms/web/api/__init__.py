@@ -21,11 +21,14 @@ def _authenticate() -> None:
 
 from dms.web.api import (  # noqa: E402,F401  (route registration)
     audit,
+    customer_import,
+    customer_merge,
     customers,
     deletions,
     documents,
     gdpr,
     mail,
+    notes,
     retention,
     search,
     system,

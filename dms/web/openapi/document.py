@@ -23,6 +23,7 @@ from dms.config import Settings
 from dms.validation import MAX_NUMBER
 from dms.web.idempotency import KEY
 from dms.web.openapi import models as m
+from dms.web.openapi.customer_models import customer_choices
 from dms.web.openapi.registry import AUTHENTICATED, PUBLIC, Header, Operation, Reply, is_idempotent, operation_of
 
 OPENAPI_VERSION = "3.1.0"
@@ -145,6 +146,7 @@ def _choices(settings: Settings) -> dict[str, dict[str, Any]]:
         "folders": {"enum": settings.folder_template},
         "max_batch_items": {"maxItems": settings.limit("api", "max_batch_items")},
         "fields": {"$ref": REF.format(model="Fields")},
+        **customer_choices(settings),  # statuses, groups, branches, custom attributes (issue 14)
     }
 
 

@@ -19,7 +19,7 @@ from dms import validation as v
 from dms.app.documents import ORDERS
 from dms.app.intake import CREATED, NEW_VERSION, UNCHANGED
 from dms.catalog.customers import NUMBER_RE
-from dms.domain import CustomerKind, CustomerStatus, DocumentStatus, Source
+from dms.domain import DocumentStatus, Source
 from dms.search.limits import MAX_RESULT_WINDOW
 
 # text that is not empty once control and bidi characters and surrounding white space are removed
@@ -92,50 +92,7 @@ class Error(Response):
     error: ErrorDetail
 
 
-# --- customers --------------------------------------------------------------------------------
-
-
-class Customer(Response):
-    id: str
-    number: str
-    name: str
-    kind: CustomerKind
-    status: CustomerStatus
-    tags: list[str]
-    folders: list[str] = Field(description="The folders of the customer file (Aktenplan), in order.")
-    created_at: datetime | None
-    emails: list[str] = Field(description="Known mail addresses (lower case).")
-    legal_hold: bool = Field(False, description="A legal hold covers all the customer's documents (retention).")
-    legal_hold_reason: str | None = Field(None, description="Why the legal hold was set.")
-    erasure_state: Literal["restricted", "erased"] | None = Field(
-        None, description="GDPR Art. 17: null, `restricted` (erasure requested, retained data restricted), `erased`."
-    )
-    erasure_requested_at: datetime | None = Field(None, description="When erasure was requested.")
-
-
-class CustomerList(Response):
-    customers: list[Customer]
-
-
-class NextNumber(Response):
-    number: str
-
-
-class CustomerCreate(Request):
-    name: Name
-    number: NumberInput | Literal[""] | None = Field(None, description="Omitted, empty or null: the next free number.")
-    kind: CustomerKind | None = Field(CustomerKind.LEGAL, description="`null`: the default.")
-    status: CustomerStatus | None = Field(CustomerStatus.CUSTOMER, description="`null`: the default.")
-    tags: Tags | None = []
-    emails: Emails | None = []
-
-
-class CustomerUpdate(Request):
-    name: Name | Omitted = None
-    kind: CustomerKind | Omitted = None
-    status: CustomerStatus | Omitted = None
-    tags: Tags | None = None
-    emails: Emails | None = Field(None, description="Replaces the list; `null` or `[]`: none.")
+# --- customers: dms/web/openapi/customer_models.py (issue 14) ----------------------------------
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -289,11 +246,6 @@ class BatchResult(Response):
 class FileFolder(Response):
     name: str
     documents: list[Document]
-
-
-class CustomerFile(Response):
-    customer: Customer
-    folders: list[FileFolder]
 
 
 def _fields_schemas() -> dict[str, dict[str, Any]]:
@@ -482,12 +434,6 @@ class Config(Response):
 Limit = Annotated[int, Field(ge=1, le=1000, description="At most this many.")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Skip this many.")]
 Flag = Annotated[bool, Field(description="`1`/`true` or `0`/`false`.")]
-
-
-class CustomerQuery(BaseModel):
-    q: str | None = Field(None, max_length=200, description="Filter by name or number (substring).")
-    limit: Limit = 100
-    offset: Offset = 0
 
 
 class DocumentQuery(BaseModel):

@@ -37,6 +37,7 @@ from dms.web.ui import (  # noqa: E402,F401  (route registration)
     activity,
     admin,
     customer_edit,
+    customer_tabs,
     customers,
     documents,
     files,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import redirect, request
 
 from dms.app.principal import ADMIN
+from dms.customer_config import customer_config
 from dms.errors import DmsError, Forbidden, ValidationError
 from dms.identity.credentials import check_new_password
 from dms.identity.repository import IdentityRepository, User, utcnow
@@ -21,11 +22,13 @@ from dms.web.auth import end_user_sessions
 from dms.web.ui import ui_bp
 from dms.web.ui.helpers import can, flash_error, flash_ok, page, principal, services
 
-ACTIONS = ("sperren", "entsperren", "passwort", "rolle")
+ACTIONS = ("sperren", "entsperren", "passwort", "rolle", "filialen")
 SCOPE_LABELS = {
     "documents:read": "Dokumente lesen", "documents:write": "Dokumente hochladen und ändern",
     "customers:read": "Kunden lesen", "customers:write": "Kunden anlegen und ändern",
-    "audit:read": "Protokoll lesen", "admin": "Administration (alles)",
+    "audit:read": "Protokoll lesen", "customers:bank": "Bankverbindungen (IBAN) vollständig sehen",
+    "customers:all_branches": "Kunden aller Filialen sehen",
+    "admin": "Administration (alles)",
 }
 MAX_TOKEN_DAYS = 3650
 
@@ -48,7 +51,17 @@ def _actor() -> str:
 
 def _users_page(status: int = 200, **form: str):
     return page("ui/admin_users.html", users=_repository().list_users(), roles=list(ROLES), me=_actor(),
-                form=form), status
+                form=form, branches=customer_config(services().settings).branches), status
+
+
+def _chosen_branches() -> list[str]:
+    """The branches ticked in the form, each a configured one."""
+    configured = customer_config(services().settings).branches
+    chosen = request.form.getlist("branches")
+    unknown = [name for name in chosen if name not in configured]
+    if unknown:
+        raise ValidationError(f"Unbekannte Filiale {unknown[0][:64]!r}.", field="branches")
+    return chosen
 
 
 @ui_bp.get("/admin/benutzer")
@@ -67,7 +80,8 @@ def admin_add_user():
     repository = _repository()
     try:
         check_new_password(password)  # before the user exists: no user without a usable password
-        user = repository.add_user(username, role, display_name=display_name or None, actor=_actor())
+        user = repository.add_user(username, role, display_name=display_name or None, actor=_actor(),
+                                   branches=_chosen_branches())
         repository.set_password(user.username, password, actor=_actor())
     except DmsError as exc:
         flash_error(exc.message)
@@ -115,6 +129,9 @@ def _apply(action: str, username: str) -> str:
         repository.set_password(target.username, password, actor=_actor())
         end_user_sessions(services(), target.username)
         return f"Passwort von {target.username} neu gesetzt; seine Sitzungen sind beendet."
+    if action == "filialen":
+        user = repository.set_branches(target.username, _chosen_branches(), actor=_actor())
+        return f"Filialen von {target.username}: {', '.join(user.branches) or 'keine'}."
     repository.set_role(target.username, role or "", actor=_actor())
     return f"Rolle von {target.username} ist jetzt {role}."
 

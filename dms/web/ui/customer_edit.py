@@ -16,7 +16,7 @@ from dms.app.principal import ADMIN, CUSTOMERS_WRITE, require
 from dms.domain import Customer
 from dms.errors import DmsError, PreconditionFailed, ValidationError
 from dms.web.ui import ui_bp
-from dms.web.ui.customers import KINDS, STATUSES
+from dms.web.ui.customers import KINDS, statuses
 from dms.web.ui.files import file_url
 from dms.web.ui.helpers import flash_error, flash_ok, page, principal, services
 
@@ -54,7 +54,7 @@ def _body(values: dict[str, str]) -> dict[str, Any]:
 
 
 def _form(customer: Customer, values: dict[str, str], etag: str, **extra: Any) -> str:
-    return page("ui/customer_edit.html", customer=customer, values=values, etag=etag, statuses=STATUSES,
+    return page("ui/customer_edit.html", customer=customer, values=values, etag=etag, statuses=statuses(),
                 kinds=KINDS, action=edit_url(customer.number), back=file_url(customer.number), **extra)
 
 

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import redirect, request
 
 from dms.app import customers as uc
 from dms.app.principal import CUSTOMERS_WRITE, require
-from dms.domain import CustomerKind, CustomerStatus
+from dms.customer_config import customer_config
+from dms.domain import CustomerKind
 from dms.errors import Conflict, ValidationError
 from dms.web.ui import ui_bp
 from dms.web.ui.helpers import flash_ok, int_param, page, paging, principal, services, text_param
 
 PER_PAGE = 25
-STATUSES = [s.value for s in CustomerStatus]
 KINDS = [k.value for k in CustomerKind]
+
+
+def statuses() -> list[str]:
+    """The configured customer statuses (`[customers] statuses`)."""
+    return list(customer_config(services().settings).statuses)
 _LIST_SEPARATORS = re.compile(r"[,;\s]+")
 
 
@@ -25,19 +31,28 @@ def customer_list():
     query = text_param("q", max_length=200) or None
     status = text_param("status", max_length=32) or None
     tag = text_param("tag", max_length=64) or None
-    if status not in STATUSES:
-        status = None  # an unknown filter value shows everything, never an error page
+    config = customer_config(services().settings)
+    status, group, branch = (_known(text_param(name, max_length=64), allowed) for name, allowed in (
+        ("status", config.statuses), ("group", config.groups), ("branch", config.branches)))
     number = int_param("seite", 1, maximum=100_000)
-    found = uc.find_customers(services(), principal(), query, status=status, tag=tag, limit=PER_PAGE,
-                              offset=(number - 1) * PER_PAGE)
+    found = uc.find_customers(services(), principal(), query, status=status, tag=tag, group=group, branch=branch,
+                              limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    filters = {"q": query, "status": status, "tag": tag, "group": group, "branch": branch}
     context: dict[str, Any] = {
         "customers": found.customers, "total": found.total, "tags": found.tags,
-        "paging": paging(number, PER_PAGE, total=found.total), "statuses": STATUSES,
-        "q": query or "", "status": status or "", "tag": tag or "",
+        "paging": paging(number, PER_PAGE, total=found.total), "statuses": list(config.statuses),
+        "groups": list(config.groups), "branches": list(config.branches),
+        "q": query or "", "status": status or "", "tag": tag or "", "group": group or "", "branch": branch or "",
+        "export_query": urlencode({k: v for k, v in filters.items() if v}),
     }
     if request.args.get("partial"):
         return page("ui/_cust_results.html", **context)
     return page("ui/customers.html", **context)
+
+
+def _known(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    """A filter value the configuration knows; anything else shows everything, never an error page."""
+    return value if value in allowed else None
 
 
 def _form_values() -> dict[str, str]:
@@ -60,7 +75,7 @@ def _body(values: dict[str, str]) -> dict[str, Any]:
 
 
 def _new_form(values: dict[str, str], error: str | None = None, field: str | None = None):
-    return page("ui/customer_new.html", values=values, error=error, error_field=field, statuses=STATUSES,
+    return page("ui/customer_new.html", values=values, error=error, error_field=field, statuses=statuses(),
                 kinds=KINDS)
 
 
@@ -68,7 +83,7 @@ def _new_form(values: dict[str, str], error: str | None = None, field: str | Non
 def customer_new():
     require(principal(), CUSTOMERS_WRITE)
     values = {"name": "", "number": uc.next_number(services(), principal()), "kind": CustomerKind.LEGAL.value,
-              "status": CustomerStatus.CUSTOMER.value, "tags": "", "emails": ""}
+              "status": customer_config(services().settings).default_status, "tags": "", "emails": ""}
     return _new_form(values)
 
 

@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Flask, Response, redirect, request, url_for
 
-from dms.errors import DmsError
+from dms.errors import DmsError, Moved
 from dms.web.ui.helpers import page
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,10 @@ def install(bp: Blueprint) -> None:
     def _error(exc: DmsError):
         if exc.http_status == 401:
             return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+        if isinstance(exc, Moved) and request.endpoint and "number" in (request.view_args or {}):
+            # a merged customer's old number: the same page of the surviving customer
+            return redirect(url_for(request.endpoint, **{**(request.view_args or {}), "number": exc.details["number"]}),
+                            308)
         if request.args.get("partial"):
             return page("ui/error_partial.html", message=exc.message), exc.http_status
         title = ERROR_TITLES.get(exc.http_status, "Fehler")

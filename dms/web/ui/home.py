@@ -1,15 +1,17 @@
 """The start page `/`: the search box, this user's recently opened customer files, the Posteingang
-count and the documents that failed."""
+count, the documents that failed and the user's due follow-ups (Wiedervorlagen)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from dms.app import documents as uc
+from dms.app.branches import sees_customer
 from dms.app.principal import CUSTOMERS_READ
 from dms.catalog.audit import AuditFilter
 from dms.domain import Customer, DocumentStatus
 from dms.web.ui import ui_bp
+from dms.web.ui.customer_tabs import due_followups
 from dms.web.ui.helpers import can, page, principal, services
 
 FAILED_SHOWN = 10
@@ -41,7 +43,8 @@ def recent_files(limit: int) -> list[Customer]:
     found = []
     for number in numbers:
         customer = services().catalog.customers.find(number)
-        if customer is not None and customer.erasure_state != "erased":
+        if (customer is not None and customer.erasure_state != "erased"
+                and sees_customer(services(), principal(), customer)):
             found.append(customer)
         if len(found) >= limit:
             break
@@ -58,4 +61,5 @@ def inbox_count() -> InboxCount:
 def home():
     limit = int(services().settings.web.get("recent_files", 8))
     failed = uc.list_documents(services(), principal(), status=DocumentStatus.FAILED.value, limit=FAILED_SHOWN)
-    return page("ui/home.html", recent=recent_files(limit), inbox=inbox_count(), failed=failed.documents)
+    return page("ui/home.html", recent=recent_files(limit), inbox=inbox_count(), failed=failed.documents,
+                followups=due_followups())
