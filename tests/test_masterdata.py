@@ -329,3 +329,10 @@ def test_name_keys() -> None:
     assert name_key({"kind": "natural", "name": "Herrn Jörg Weiß"}) == "joerg weiss"
     assert name_key({"kind": "legal", "name": "Weiß Bau G.m.b.H."}) == "weiss bau"
     assert name_key({"kind": "legal", "name": "Weiß Bau GmbH & Co. KG"}) == "weiss bau"
+
+
+def test_the_examples_in_error_messages_pass_their_own_check() -> None:
+    from dms.masterdata.vat import EXAMPLES
+
+    for prefix, example in EXAMPLES.items():
+        assert check_vat_id(example), prefix

@@ -46,7 +46,7 @@ VAT_FORMATS: dict[str, str] = {
     "CHE": r"\d{9}",
     "NO": r"\d{9}",
 }
-EXAMPLES = {"DE": "DE123456789", "AT": "ATU12345678", "CHE": "CHE-116.281.710 MWST", "NL": "NL123456789B01"}
+EXAMPLES = {"DE": "DE123456788", "AT": "ATU12345678", "CHE": "CHE-116.281.710 MWST", "NL": "NL123456789B01"}
 _SEPARATORS = re.compile(r"[\s.\-/,]+")
 
 

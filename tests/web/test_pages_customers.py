@@ -226,3 +226,32 @@ def test_an_unknown_customer_is_a_german_404(stack: tuple[Flask, Services]) -> N
     app, _ = stack
     response = Browser(app, "clara").get("/kunden/77777")
     assert response.status_code == 404 and "Kunde 77777 existiert nicht." in response.text
+
+
+def test_the_list_exports_what_its_filters_show(stack: tuple[Flask, Services]) -> None:
+    app, services = stack
+    _customer(services, "Export Eins GmbH", tags=["messe"])
+    _customer(services, "Export Zwei GmbH")
+    clerk = Browser(app, "clara")
+    html = clerk.get("/kunden", query_string={"q": "Export", "tag": "messe"}).text
+    link = unescape(re.search(r'<a href="([^"]+)" download id="export-csv">', html).group(1))
+    assert link.startswith("/api/v1/customers/export?") and "tag=messe" in link and "q=Export" in link
+    exported = clerk.get(link)
+    assert exported.status_code == 200, exported.text
+    text = exported.data.decode("utf-8-sig")
+    assert "Export Eins GmbH" in text and "Export Zwei GmbH" not in text
+    xlsx = unescape(re.search(r'<a href="([^"]+)" download id="export-xlsx">', html).group(1))
+    assert clerk.get(xlsx).data[:2] == b"PK"  # a zip: the XLSX
+
+
+def test_an_admin_sets_a_users_branches_on_the_users_page(stack: tuple[Flask, Services]) -> None:
+    app, services = stack
+    admin = Browser(app, "anna")
+    page = admin.get("/admin/benutzer").text
+    assert 'name="branches" multiple' in page and ">Filialen setzen</button>" in page
+    response = admin.post("/admin/benutzer/clara", {"aktion": "filialen", "branches": "Zentrale"})
+    assert response.status_code in (302, 303), response.text
+    assert IdentityRepository.for_catalog(services.catalog).get_user("clara").branches == ("Zentrale",)
+    bad = admin.post("/admin/benutzer/clara", {"aktion": "filialen", "branches": "Atlantis"})
+    assert "Unbekannte Filiale" in admin.get(bad.headers.get("Location", "/admin/benutzer")).text
+    assert IdentityRepository.for_catalog(services.catalog).get_user("clara").branches == ("Zentrale",)

@@ -22,6 +22,7 @@ from dms.web.body import json_object, json_value
 from dms.web.idempotency import dont_store, idempotent
 from dms.web.openapi import Header, Reply, operation
 from dms.web.openapi import models as m
+from dms.web.openapi import read_models as rm
 from dms.web.params import bool_arg, choice_arg, datetime_arg, int_arg, str_arg
 
 # Shown inline by a browser; everything else is served as a download (attachment), so a stored
@@ -196,7 +197,7 @@ def upload_batch():
 
 
 @api_bp.get("/documents")
-@operation("List documents (e.g. the review inbox)", permission=DOCUMENTS_READ, query=m.DocumentQuery,
+@operation("List documents (e.g. the review inbox)", permission=DOCUMENTS_READ, query=rm.DocumentQuery,
            reply=m.DocumentList, tag="documents")
 def list_documents():
     principal = require(DOCUMENTS_READ)
@@ -247,7 +248,7 @@ def _version_arg() -> int | None:
 
 
 @api_bp.get("/documents/<document_id>/content")
-@operation("The bytes of a version, as received", permission=DOCUMENTS_READ, query=m.VersionQuery, tag="documents",
+@operation("The bytes of a version, as received", permission=DOCUMENTS_READ, query=rm.VersionQuery, tag="documents",
            reply=Reply(description="The original", media_types=("*/*",), headers=CONTENT_HEADERS))
 def get_content(document_id: str):
     principal = require(DOCUMENTS_READ)
@@ -266,7 +267,7 @@ def get_content(document_id: str):
 
 
 @api_bp.get("/documents/<document_id>/preview")
-@operation("What a viewer shows", permission=DOCUMENTS_READ, query=m.VersionQuery, tag="documents",
+@operation("What a viewer shows", permission=DOCUMENTS_READ, query=rm.VersionQuery, tag="documents",
            reply=Reply(description="A searchable PDF, an HTML rendition or the PDF/image itself",
                        media_types=PREVIEW_TYPES, headers=CONTENT_HEADERS))
 def get_preview(document_id: str):

@@ -22,8 +22,8 @@ from dms.validation import MAX_NAME, MAX_NUMBER, MAX_TAG
 from dms.web.api import api_bp, services
 from dms.web.auth import require
 from dms.web.errors import error_response
-from dms.web.openapi import models as m
 from dms.web.openapi import operation
+from dms.web.openapi import read_models as rm
 from dms.web.params import bool_arg, choice_arg, date_arg, int_arg, str_arg
 
 MAX_LIMIT = 200
@@ -48,7 +48,7 @@ def guarded_search(principal: Principal, query: SearchQuery, *, facets: bool = F
 
 
 @api_bp.get("/search")
-@operation("Full-text search with filters", permission=DOCUMENTS_READ, query=m.SearchQuery, reply=m.SearchResult,
+@operation("Full-text search with filters", permission=DOCUMENTS_READ, query=rm.SearchQuery, reply=rm.SearchResult,
            tag="search")
 def search():
     principal = require(DOCUMENTS_READ)

@@ -7,14 +7,14 @@ from flask import current_app, jsonify
 from dms import __version__
 from dms.web.api import api_bp, services
 from dms.web.openapi import AUTHENTICATED, PUBLIC, Reply, operation
-from dms.web.openapi import models as m
+from dms.web.openapi import read_models as rm
 
 _OPENAPI = "dms.openapi"
 
 
 @api_bp.get("/health")
 @operation("Each backend's state", permission=PUBLIC, tag="system",
-           replies={200: Reply(m.Health, "All backends answer"), 503: Reply(m.Health, "A backend does not answer")})
+           replies={200: Reply(rm.Health, "All backends answer"), 503: Reply(rm.Health, "A backend does not answer")})
 def health():
     svc = services()
     checks: dict[str, str] = {}
@@ -33,7 +33,7 @@ def health():
 
 
 @api_bp.get("/config")
-@operation("Folders of the Aktenplan and the folder of each class", permission=AUTHENTICATED, reply=m.Config,
+@operation("Folders of the Aktenplan and the folder of each class", permission=AUTHENTICATED, reply=rm.Config,
            tag="system")
 def config():
     settings = services().settings
